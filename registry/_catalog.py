@@ -1,0 +1,87 @@
+"""The in-memory tool catalog: tool sources merged into one name space.
+
+:class:`ToolView` is what validation and the executor need from a registry: look a tool
+up, ask whether the caller may use it, call it. :class:`Catalog` is the plain
+server-wide implementation; session and tenant layers wrap it (registry issue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from ._spec import ToolCallError, ToolErrorCode, ToolResult, ToolSpec
+
+__all__ = ["Catalog", "DuplicateToolError", "ToolSource", "ToolView"]
+
+
+@runtime_checkable
+class ToolSource(Protocol):
+    """A provider of tools: in-process functions, an upstream MCP server, HTTP endpoints."""
+
+    name: str
+
+    def specs(self) -> list[ToolSpec]: ...
+
+    async def call(self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]) -> ToolResult: ...
+
+
+class ToolView(Protocol):
+    """The tools one caller sees (validation and execution go through this)."""
+
+    def get(self, name: str) -> ToolSpec | None: ...
+
+    def is_permitted(self, name: str) -> bool: ...
+
+    def specs(self) -> list[ToolSpec]: ...
+
+    async def call(self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]) -> ToolResult: ...
+
+
+class DuplicateToolError(ValueError):
+    """Two sources offer the same tool name."""
+
+
+class Catalog:
+    """Tools of several sources under one name space; names must be unique."""
+
+    def __init__(self, sources: Iterable[ToolSource] = ()) -> None:
+        self._sources: dict[str, ToolSource] = {}
+        self._specs: dict[str, ToolSpec] = {}
+        self._owner: dict[str, ToolSource] = {}
+        for source in sources:
+            self.add_source(source)
+
+    def add_source(self, source: ToolSource) -> None:
+        """Add every tool of ``source``; raise DuplicateToolError (adding nothing) on a clash."""
+        specs = source.specs()
+        clash = sorted({s.name for s in specs} & set(self._specs))
+        if source.name in self._sources:
+            raise DuplicateToolError(f"a source named {source.name!r} is already registered")
+        if clash:
+            raise DuplicateToolError(f"tools already registered: {', '.join(clash)}")
+        self._sources[source.name] = source
+        for spec in specs:
+            self._specs[spec.name] = spec
+            self._owner[spec.name] = source
+
+    def remove_source(self, name: str) -> None:
+        source = self._sources.pop(name)
+        for tool_name in [n for n, owner in self._owner.items() if owner is source]:
+            del self._specs[tool_name]
+            del self._owner[tool_name]
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self._specs.get(name)
+
+    def is_permitted(self, name: str) -> bool:
+        return name in self._specs
+
+    def specs(self) -> list[ToolSpec]:
+        return list(self._specs.values())
+
+    async def call(self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]) -> ToolResult:
+        source = self._owner.get(name)
+        if source is None:
+            raise ToolCallError(ToolErrorCode.TOOL_NOT_PERMITTED, f"unknown tool {name!r}")
+        return await source.call(name, arguments, meta)
