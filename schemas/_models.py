@@ -113,7 +113,9 @@ class PlanObject(_Frozen):
     inputs: dict[str, Any] = Field(default_factory=dict)
     max_concurrency: Annotated[JsonInt, Field(ge=1, le=10_000)] | None = None
     timeout_s: PositiveSeconds | None = None
-    on_failure: OnFailure = OnFailure.ABORT
+    # Lax for this one field: strict mode wants an OnFailure instance in Python input, and
+    # plans arrive as JSON-decoded dicts holding the plain string.
+    on_failure: Annotated[OnFailure, Field(strict=False)] = OnFailure.ABORT
     tasks: Annotated[dict[TaskId, Task], Field(min_length=1)]
     output: Any = None
     metadata: dict[str, Any] = Field(default_factory=dict)

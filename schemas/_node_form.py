@@ -27,8 +27,10 @@ factor. Conversion problems use the stable validation codes with paths into the 
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from ._models import UUID_PATTERN
@@ -79,12 +81,14 @@ class _Converter:
         if not isinstance(nodes, list):
             self.error(where, "expected a list of nodes")
             return added
-        stack: list[tuple[list[Any], tuple[str | int, ...], list[str], str | None]] = [
-            (nodes, where, inherited, None)
+        # A stack of iterators, so tasks come out in document order (a group's children
+        # before the nodes after the group) without recursion.
+        stack: list[tuple[Iterator[tuple[int, Any]], tuple[str | int, ...], list[str], str | None]] = [
+            (enumerate(nodes), where, inherited, None)
         ]
         while stack:
-            items, at, deps, group = stack.pop()
-            for index, node in enumerate(items):
+            items, at, deps, group = stack[-1]
+            for index, node in items:
                 node_at = (*at, index)
                 if not isinstance(node, dict) or not isinstance(node.get("id"), str):
                     self.error(node_at, "a node is an object with a string 'id'")
@@ -104,15 +108,22 @@ class _Converter:
                     if not isinstance(children, list):
                         self.error((*node_at, "children"), "expected a list of nodes")
                         children = []
-                    stack.append((children, (*node_at, "children"), node_deps, node_id))
-                else:
-                    self.tasks[node_id] = self.task(node, node_at, node_deps)
-                    added.append(node_id)
+                    if group is not None:
+                        self.groups[group].append(node_id)
+                    stack.append((enumerate(children), (*node_at, "children"), node_deps, node_id))
+                    break
+                self.tasks[node_id] = self.task(node, node_at, node_deps)
+                added.append(node_id)
                 if group is not None:
                     self.groups[group].append(node_id)
+            else:
+                stack.pop()
         return added
 
     def task(self, node: dict[str, Any], at: tuple[str | int, ...], deps: list[str]) -> dict[str, Any]:
+        # A private copy per task: the normaliser rewrites parameters in place, which must
+        # neither touch the caller's document nor reach another task through a YAML alias.
+        node = copy.deepcopy(node)
         task: dict[str, Any] = {
             "tool_name": node.get("tool", node.get("tool_name")),
             "parameters": node.get("parameters", {}),
@@ -185,10 +196,10 @@ def convert_node_form(document: dict[str, Any]) -> tuple[dict[str, Any], list[Pr
     _apply_edges(conv, body.get("edges", []))
     _apply_error_handlers(conv, body.get("error_handlers", []))
 
-    plan: dict[str, Any] = {key: body[key] for key in _PLAN_KEYS if key in body}
+    plan: dict[str, Any] = {key: copy.deepcopy(body[key]) for key in _PLAN_KEYS if key in body}
     metadata = body.get("metadata")
     if isinstance(metadata, dict):
-        plan["metadata"] = dict(metadata)
+        plan["metadata"] = copy.deepcopy(metadata)
         # Only a real UUID becomes the plan id; placeholders like "plan-uuid" stay in
         # metadata and validation assigns an id (with its assigned_plan_id warning).
         if isinstance(metadata.get("id"), str) and re.match(UUID_PATTERN, metadata["id"]):
@@ -291,7 +302,7 @@ def _apply_error_handlers(conv: _Converter, handlers: Any) -> None:
             conv.tasks[handler_id] = {
                 "tool_name": handler,
                 "description": f"error handler of {task_id}",
-                "parameters": action.get("parameters", conv.tasks[task_id]["parameters"]),
+                "parameters": copy.deepcopy(action.get("parameters", conv.tasks[task_id]["parameters"])),
                 "dependencies": list(conv.tasks[task_id]["dependencies"]),
             }
             conv.tasks[task_id]["error_handling"] = {"on_error": handler_id}

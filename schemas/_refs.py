@@ -36,6 +36,7 @@ _ID_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _DIGITS = frozenset("0123456789")
 _MAX_ID = 64
+_MAX_INDEX_DIGITS = 18
 
 
 class RefKind(StrEnum):
@@ -133,9 +134,11 @@ class _Scanner:
     def identifier(self) -> str:
         if self.peek() not in _ID_START or not self.peek():
             raise self.fail("expected a task id or 'inputs'")
+        begin = self.pos
         name = self.take(_KEY_CHARS)
         if len(name) > _MAX_ID:
-            raise ReferenceSyntaxError("task id longer than 64 characters", self.text, self.pos)
+            # The column at fault is the first character past the limit.
+            raise ReferenceSyntaxError("task id longer than 64 characters", self.text, begin + _MAX_ID)
         return name
 
     def reference(self, begin: int) -> Ref:
@@ -169,9 +172,19 @@ class _Scanner:
                 path.append(key)
             elif char == "[":
                 self.pos += 1
+                digits_at = self.pos
                 digits = self.take(_DIGITS)
                 if not digits:
                     raise self.fail("expected a non-negative integer index after '['")
+                # "[01]" would format back as "[1]" (breaking the round trip), and int() refuses
+                # more than 4300 digits with a plain ValueError; no list is that long anyway.
+                if (len(digits) > 1 and digits[0] == "0") or len(digits) > _MAX_INDEX_DIGITS:
+                    raise ReferenceSyntaxError(
+                        "an index is a non-negative integer without leading zeros, at most "
+                        f"{_MAX_INDEX_DIGITS} digits",
+                        self.text,
+                        digits_at,
+                    )
                 self.expect("]", "']'")
                 path.append(int(digits))
             elif not char:
