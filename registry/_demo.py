@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 from typing_extensions import TypedDict
 
 from ._python import PythonToolSource, RetryableToolError, ToolContext, ToolError, tool
@@ -25,7 +25,8 @@ _DELETE = ToolAnnotations(read_only=False, idempotent=True, destructive=True, op
 _ledger: dict[str, Any] = {}
 _flaky_attempts: dict[tuple[str | None, str | None, str | None], int] = {}
 
-Number = int | float
+# One JSON type for LLMs and validators alike; pydantic still keeps ints as ints.
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
 class LedgerEntry(TypedDict):

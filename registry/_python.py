@@ -121,15 +121,18 @@ def _build(fn: Callable[..., Any], source: str, prefix: str) -> _PythonTool:
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (hint, default)
-    model = create_model(
-        f"{fn.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model = create_model(f"{fn.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     returns = hints.get("return", Any)
     wraps = not _is_mapping_type(returns)
     adapter: TypeAdapter[Any] = TypeAdapter(returns)
     result_schema = adapter.json_schema()
     output_schema = (
-        {"type": "object", "properties": {"result": result_schema}, "required": ["result"]}
+        {
+            "type": "object",
+            "properties": {"result": result_schema},
+            "required": ["result"],
+            "additionalProperties": False,
+        }
         if wraps
         else result_schema
     )
