@@ -1,0 +1,1 @@
+"""Runnable benchmark suites (``python -m benchmarks.<suite>``); results go to ``benchmarks/results/``."""
