@@ -2,7 +2,7 @@
 
 Contract used: ``record = await Executor(catalog).run(plan)``; ``record.status`` and the
 task statuses are StrEnums; ``record.tasks[id].attempts[0].started_at/finished_at`` are
-ISO 8601 UTC strings with microseconds.
+ISO 8601 UTC with microseconds in the JSON form (datetimes on the model).
 """
 
 from __future__ import annotations
@@ -64,5 +64,8 @@ def summarize(record: Any, ids: Sequence[str] | None = None) -> PlanexecRun:
     return PlanexecRun(str(record.status), counts, spans)
 
 
-def _seconds(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
+def _seconds(stamp: datetime | str) -> float:
+    # The record holds datetimes; its JSON form holds ISO 8601 strings. Accept both.
+    if isinstance(stamp, str):
+        stamp = datetime.fromisoformat(stamp)
+    return stamp.timestamp()
