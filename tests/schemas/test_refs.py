@@ -240,11 +240,32 @@ def test_well_formed_text_parses_to_the_refs_it_was_built_from(case: tuple[str, 
     assert format_template(template) == text
     assert all(part != "" for part in template.parts)
     # adjacent literals are merged
-    assert not any(isinstance(a, str) and isinstance(b, str) for a, b in zip(template.parts, template.parts[1:]))
+    assert not any(
+        isinstance(a, str) and isinstance(b, str)
+        for a, b in zip(template.parts, template.parts[1:], strict=False)
+    )
 
 
 _NOISE = st.sampled_from(
-    ["$", "$$", "<", ">", "$<", ".", "[", "]", "[0", "[01]", "[7]", ".k", ".output", "inputs", "$<a.output", "é", "\n"]
+    [
+        "$",
+        "$$",
+        "<",
+        ">",
+        "$<",
+        ".",
+        "[",
+        "]",
+        "[0",
+        "[01]",
+        "[7]",
+        ".k",
+        ".output",
+        "inputs",
+        "$<a.output",
+        "é",
+        "\n",
+    ]
 )
 
 
