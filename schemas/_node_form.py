@@ -20,7 +20,8 @@ other condition is an error, because dropping it would change what the plan does
 error handler whose ``node_pattern`` (fnmatch) matches tasks gives each matched task its
 own handler task ``<task>__on_error`` calling ``action.handler`` (a tool) with
 ``action.parameters`` (default: the failed task's parameters), unless ``action.handler``
-names a node of the plan, which then handles the single task the pattern matches.
+names a node of the plan, which then handles the single task the pattern matches. The
+first handler that matches a task wins; a node's own ``error_handling`` beats them all.
 ``timeout`` becomes ``timeout_s``; ``retry.backoff: exponential|linear|fixed`` becomes a
 factor. Conversion problems use the stable validation codes with paths into the source.
 """
@@ -279,10 +280,16 @@ def _apply_error_handlers(conv: _Converter, handlers: Any) -> None:
             continue
         pattern = spec.get("node_pattern", "*")
         handler = action["handler"]
+        # First handler wins: a task that already has one (its own error_handling or an
+        # earlier handler's) is not matched again, so no handler task is overwritten or
+        # orphaned (an orphaned handler task would run as an ordinary task).
         matched = [
             t
-            for t in list(conv.tasks)
-            if fnmatch.fnmatchcase(t, str(pattern)) and t != handler and t not in conv.handler_ids
+            for t, task in conv.tasks.items()
+            if fnmatch.fnmatchcase(t, str(pattern))
+            and t != handler
+            and t not in conv.handler_ids
+            and not task.get("error_handling")
         ]
         if handler in conv.tasks:
             if len(matched) != 1:
