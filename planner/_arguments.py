@@ -58,7 +58,7 @@ class _ToolChecker:
         self.tasks = tasks
         self.tools = tools
         self.problems: list[Problem] = []
-        self.validators: dict[str, Draft202012Validator | None] = {}
+        self.validators: dict[tuple[str, frozenset[str]], Draft202012Validator | None] = {}
         self.recovered = {
             task_id
             for task_id, t in tasks.items()
@@ -98,33 +98,61 @@ class _ToolChecker:
             return None
         return spec
 
-    def validator(self, spec: ToolSpec) -> Draft202012Validator | None:
-        if spec.name not in self.validators:
+    def validator(self, spec: ToolSpec, absent: frozenset[str] = frozenset()) -> Draft202012Validator | None:
+        """The input-schema validator of ``spec``; with ``absent``, one that does not
+        require those top-level parameters (they hold whole-value references)."""
+        key = (spec.name, absent)
+        if key not in self.validators:
+            schema = spec.input_schema
+            if absent and isinstance(schema.get("required"), list):
+                schema = {**schema, "required": [r for r in schema["required"] if r not in absent]}
             try:
-                Draft202012Validator.check_schema(spec.input_schema)
-                self.validators[spec.name] = Draft202012Validator(spec.input_schema)
+                Draft202012Validator.check_schema(schema)
+                self.validators[key] = Draft202012Validator(schema)
             except Exception:  # a broken tool schema is the tool's problem, not the plan's
-                self.validators[spec.name] = None
-        return self.validators[spec.name]
+                self.validators[key] = None
+        return self.validators[key]
 
     def call(self, where: tuple[str | int, ...], tool_name: Any, parameters: Any, found: Found) -> None:
         spec = self.spec(where, tool_name)
         if spec is None or not isinstance(parameters, dict):
             return
-        validator = self.validator(spec)
+        whole, interpolated = _split(found)
+        base = (*where, "parameters")
+        if all(len(location) == 1 for location in whole):
+            # Common case: whole references only at the top level. Leave them out of the
+            # probe and out of "required"; nothing is left to filter.
+            absent = frozenset(str(location[0]) for location in whole)
+            validator = self.validator(spec, absent)
+            probe = {k: v for k, v in parameters.items() if k not in absent} if absent else parameters
+        else:
+            validator = self.validator(spec)
+            probe = _copy_with(parameters, whole)
         if validator is None:
             return
-        probe, whole, interpolated = _probe(parameters, found)
-        base = (*where, "parameters")
-        if not whole and not interpolated:
-            if validator.is_valid(probe):
-                return
+        if interpolated or not validator.is_valid(probe):
+            self.argument_errors(base, spec, validator, probe, whole, interpolated)
+        for location, ref in whole.items():
+            self.whole_reference((*base, *location), ref, spec, location)
+        for location, refs in interpolated.items():
+            for ref in refs:
+                self.produced((*base, *location), ref)
+
+    def argument_errors(
+        self,
+        base: tuple[str | int, ...],
+        spec: ToolSpec,
+        validator: Draft202012Validator,
+        probe: Any,
+        whole: dict[tuple[str | int, ...], Ref],
+        interpolated: dict[tuple[str | int, ...], tuple[Ref, ...]],
+    ) -> None:
         for error in validator.iter_errors(probe):
             location = tuple(error.absolute_path)
             if any(location[: len(w)] == w for w in whole):
                 continue
             if location in interpolated and error.validator != "type":
-                continue
+                continue  # an interpolated string's content is unknown until the run
             if error.context:
                 error = best_match(error.context)
             self.add(
@@ -135,21 +163,19 @@ class _ToolChecker:
                 tool=spec.name,
                 validator=str(error.validator),
             )
-        for location, ref in whole.items():
-            self.whole_reference((*base, *location), ref, spec, location)
 
-    def whole_reference(
-        self, where: tuple[str | int, ...], ref: Ref, spec: ToolSpec, location: tuple[str | int, ...]
-    ) -> None:
+    def produced(self, where: tuple[str | int, ...], ref: Ref) -> tuple[bool, dict[str, Any] | None]:
+        """Check ``ref``'s path against its source tool's output schema; return (ok, the
+        schema of the referenced value when known)."""
         if ref.kind is not RefKind.OUTPUT or ref.task is None or ref.task in self.recovered:
-            return  # a recovered task's output is its handler's: its type is not one schema
+            return True, None  # a recovered task's output is its handler's: not one schema
         source_task = self.tasks.get(ref.task)
         if not isinstance(source_task, dict) or not isinstance(source_task.get("tool_name"), str):
-            return
+            return True, None
         source = self.tools.get(source_task["tool_name"])
         if source is None or source.output_schema is None:
-            return
-        produced, missing = _walk(source.output_schema, ref.path)
+            return True, None
+        schema, missing = _walk(source.output_schema, ref.path)
         if missing is not None:
             self.add(
                 ErrorCode.INVALID_REFERENCE,
@@ -159,6 +185,14 @@ class _ToolChecker:
                 reference=str(ref),
                 tool=source.name,
             )
+            return False, None
+        return True, schema
+
+    def whole_reference(
+        self, where: tuple[str | int, ...], ref: Ref, spec: ToolSpec, location: tuple[str | int, ...]
+    ) -> None:
+        ok, produced = self.produced(where, ref)
+        if not ok:
             return
         expected, _ = _walk(spec.input_schema, location)
         have, want = _types(produced), _types(expected)
@@ -175,11 +209,10 @@ class _ToolChecker:
             )
 
 
-def _probe(
-    parameters: dict[str, Any], found: Found
-) -> tuple[Any, dict[tuple[str | int, ...], Ref], dict[tuple[str | int, ...], tuple[Ref, ...]]]:
-    """Parameters with whole-value references replaced by a placeholder; returns (probe,
-    whole refs by location, references of interpolated strings by location)."""
+def _split(
+    found: Found,
+) -> tuple[dict[tuple[str | int, ...], Ref], dict[tuple[str | int, ...], tuple[Ref, ...]]]:
+    """(whole-value references by location, references of interpolated strings by location)."""
     whole: dict[tuple[str | int, ...], Ref] = {}
     interpolated: dict[tuple[str | int, ...], tuple[Ref, ...]] = {}
     for location, template in found:
@@ -189,9 +222,7 @@ def _probe(
             whole[location] = template.whole
         else:
             interpolated[location] = template.refs
-    if not whole:
-        return parameters, whole, interpolated
-    return _copy_with(parameters, whole), whole, interpolated
+    return whole, interpolated
 
 
 def _copy_with(parameters: dict[str, Any], whole: Iterable[tuple[str | int, ...]]) -> dict[str, Any]:

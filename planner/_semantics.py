@@ -236,8 +236,9 @@ class _Checker:
     def cycles(self) -> None:
         graph = nx.DiGraph()
         graph.add_nodes_from(self.tasks)
-        for task_id, deps in self.deps.items():
-            graph.add_edges_from((task_id, dep) for dep in deps if dep != task_id)
+        graph.add_edges_from(
+            (task_id, dep) for task_id, deps in self.deps.items() for dep in deps if dep != task_id
+        )
         for handler, handled in self.handler_of.items():
             if handled not in self.deps.get(handler, []):
                 graph.add_edge(handled, handler)

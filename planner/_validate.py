@@ -16,9 +16,12 @@ On success the returned plan lists every dependency that references imply.
 
 from __future__ import annotations
 
+import gc
 import json
+import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +50,9 @@ from ._references import find_references
 from ._semantics import check_semantics
 
 __all__ = ["ValidationResult", "validate_plan"]
+
+# Anything the normaliser might rewrite: ${...}, {"$ref": ...}, $name. A superset is fine.
+_FOREIGN_REFERENCE = re.compile(r'\$\{|"\$ref"|\$[A-Za-z_]')
 
 _SCHEMA_HINTS = {
     "required": "add the missing field",
@@ -80,6 +86,20 @@ def _fail(errors: list[Problem], warnings: list[Problem] | None = None) -> Valid
     return ValidationResult(False, None, errors, warnings or [])
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic GC: validation allocates many small acyclic objects, and on
+    large plans collector passes over them cost ~20 % of the time. Cycles made meanwhile
+    are collected once it resumes; a collector already paused stays paused."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def validate_plan(
     document: Any, tools: ToolView | None = None, limits: Limits | None = None
 ) -> ValidationResult:
@@ -88,12 +108,19 @@ def validate_plan(
     ``tools`` is the caller's view of the registry; without it tool and argument checks
     are skipped. Never raises on bad input: every problem is in the result.
     """
+    with _collector_paused():
+        return _validate(document, tools, limits)
+
+
+def _validate(document: Any, tools: ToolView | None, limits: Limits | None) -> ValidationResult:
     limits = limits or Limits()
-    if not isinstance(document, str | bytes):
+    trusted = not isinstance(document, str | bytes)
+    if trusted:
         document, problems = _as_json_text(document, limits)
         if problems:
             return _fail(problems)
-    document, problems = parse_plan_text(document, None, limits)
+    text = document if isinstance(document, str) else document.decode("utf-8", "replace")
+    document, problems = parse_plan_text(document, "json" if trusted else None, limits, trusted_json=trusted)
     if problems:
         return _fail(problems)
     if not isinstance(document, dict):
@@ -131,7 +158,8 @@ def validate_plan(
             warnings,
         )
     task_ids = list(tasks) if isinstance(tasks, dict) else []
-    warnings += normalize_references(document, set(task_ids))
+    if _FOREIGN_REFERENCE.search(text):  # most plans hold only $<...>: skip the walk
+        warnings += normalize_references(document, set(task_ids))
     if "plan_id" not in document:
         document["plan_id"] = str(uuid.uuid4())
         warnings.append(

@@ -85,6 +85,8 @@ def normalize_references(plan: dict[str, Any], task_ids: Collection[str]) -> lis
         return _DOLLAR_BARE.sub(bare, _DOLLAR_BRACE.sub(brace, text))
 
     for base, container, key in roots:
+        if key not in container:
+            continue  # a missing field is the schema report's business
         _walk(base, container, key, task_ids, rewrite_string, warnings)
     return warnings
 
