@@ -9,20 +9,25 @@ over MCP. A parameter annotated :class:`ToolContext` receives the call's ``_meta
 
 A function that raises :class:`ToolError` yields a ``tool_error`` with its message
 (:class:`RetryableToolError`: a retryable one); any other exception a non-retryable
-``tool_error`` naming the exception type. Sync functions run in a worker thread.
+``tool_error`` naming the exception type, as is a return value the return annotation
+does not allow. Two functions with one tool name are refused (DuplicateToolError). Sync
+functions run in a worker thread.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic_core import PydanticSerializationError
 
+from ._catalog import DuplicateToolError
 from ._spec import ToolAnnotations, ToolCallError, ToolErrorCode, ToolResult, ToolSpec
 
 __all__ = ["PythonToolSource", "RetryableToolError", "ToolContext", "ToolError", "tool"]
@@ -121,7 +126,11 @@ def _build(fn: Callable[..., Any], source: str, prefix: str) -> _PythonTool:
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (hint, default)
-    model = create_model(f"{fn.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+    with warnings.catch_warnings():
+        # Parameters named like BaseModel methods (json, schema, copy, ...) are fine here: the
+        # model is private and read only through its fields.
+        warnings.filterwarnings("ignore", r"Field name .* shadows an attribute", UserWarning)
+        model = create_model(f"{fn.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     returns = hints.get("return", Any)
     wraps = not _is_mapping_type(returns)
     adapter: TypeAdapter[Any] = TypeAdapter(returns)
@@ -162,7 +171,12 @@ class PythonToolSource:
 
     def __init__(self, name: str, functions: Iterable[Callable[..., Any]], prefix: str = "") -> None:
         self.name = name
-        self._tools = {t.spec.name: t for t in (_build(fn, name, prefix) for fn in functions)}
+        tools = [_build(fn, name, prefix) for fn in functions]
+        self._tools = {t.spec.name: t for t in tools}
+        if len(self._tools) != len(tools):  # one would silently shadow the other
+            names = [t.spec.name for t in tools]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise DuplicateToolError(f"source {name!r} offers these tool names twice: {', '.join(twice)}")
 
     def specs(self) -> list[ToolSpec]:
         return [t.spec for t in self._tools.values()]
@@ -191,7 +205,15 @@ class PythonToolSource:
             return _error_result(str(error), retryable=error.retryable)
         except Exception as error:  # a tool's own failure is data, not a crash
             return _error_result(f"{type(error).__name__}: {error}", retryable=False)
-        dumped = entry.result_adapter.dump_python(value, mode="json")
+        try:
+            # Validate before dumping, as the MCP SDK does: a value its annotation does not
+            # allow (or that has no JSON form) is the tool's failure, not the caller's crash.
+            adapter = entry.result_adapter
+            dumped = adapter.dump_python(adapter.validate_python(value), mode="json")
+        except (ValidationError, PydanticSerializationError) as error:
+            return _error_result(
+                f"{name} returned a value its return annotation does not allow: {error}", retryable=False
+            )
         structured = {"result": dumped} if entry.wraps_result else dumped
         return ToolResult(content=[{"type": "text", "text": _text(dumped)}], structured_content=structured)
 
