@@ -67,9 +67,7 @@ def _root(
     """Plan-then-execute orchestration for LLM agents, served over MCP."""
 
 
-def load_and_validate(
-    plan: str, tools: list[str] | None, limits: Limits | None = None
-) -> ValidationResult:
+def load_and_validate(plan: str, tools: list[str] | None, limits: Limits | None = None) -> ValidationResult:
     """The shared front half of ``validate`` and ``run``: usage errors exit 2."""
     try:
         catalog = catalog_from_sources(tools or ["demo"])
@@ -92,9 +90,8 @@ def _where(path: str) -> str:
 def render_problems(console: Console, problems: list[Problem], kind: str) -> None:
     colour = "red" if kind == "error" else "yellow"
     for problem in problems:
-        console.print(
-            f"  [{colour}]{kind}[/{colour}] [bold]{problem.code}[/bold]  [cyan]{escape(_where(problem.path))}[/cyan]"
-        )
+        where = escape(_where(problem.path))
+        console.print(f"  [{colour}]{kind}[/{colour}] [bold]{problem.code}[/bold]  [cyan]{where}[/cyan]")
         console.print(f"        {escape(problem.message)}")
         if problem.hint:
             console.print(f"        [dim]hint: {escape(problem.hint)}[/dim]")
@@ -121,8 +118,12 @@ def validate(
     plan: Annotated[str, typer.Argument(help="Plan file (.json, .yaml, .yml) or - for stdin.")],
     tools: ToolsOption = None,
     json_output: JsonOption = False,
-    max_tasks: Annotated[int, typer.Option(min=1, help="Largest plan accepted, in tasks.")] = _DEFAULTS.max_tasks,
-    max_bytes: Annotated[int, typer.Option(min=1, help="Largest plan accepted, in bytes.")] = _DEFAULTS.max_bytes,
+    max_tasks: Annotated[
+        int, typer.Option(min=1, help="Largest plan accepted, in tasks.")
+    ] = _DEFAULTS.max_tasks,
+    max_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest plan accepted, in bytes.")
+    ] = _DEFAULTS.max_bytes,
     max_depth: Annotated[int, typer.Option(min=1, help="Deepest nesting accepted.")] = _DEFAULTS.max_depth,
 ) -> None:
     """Check a plan: schema, DAG, references, tools and arguments; report every problem."""
