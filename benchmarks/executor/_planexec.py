@@ -27,6 +27,21 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def executor_settings() -> dict[str, Any]:
+    """How the executor is built here: plain ``Executor(catalog)``, so its default limits apply."""
+    settings: dict[str, Any] = {"constructed_as": "Executor(catalog)"}
+    try:
+        from planexec.executor import Limits
+    except ImportError:
+        return settings
+    defaults = Limits()
+    settings["default_limits"] = {
+        "max_concurrency": defaults.max_concurrency,
+        "per_server": dict(defaults.per_server),
+    }
+    return settings
+
+
 def bench_catalog() -> Catalog:
     return Catalog([PythonToolSource("bench", [noop, work])])
 
