@@ -1,0 +1,157 @@
+"""The public entry point: :class:`Executor` runs validated plans; :class:`RunHandle`
+watches and cancels one run.
+
+::
+
+    executor = Executor(tools)
+    record = await executor.run(plan, {"quarter": "2026-Q3"})
+
+    async with executor.start(plan) as handle:
+        async for event in handle.events():
+            ...
+        record = await handle.wait()
+
+A run lives inside the ``async with`` block: leaving the block waits for the run to end;
+leaving it with an exception first cancels the run (cooperatively: running tasks are
+cancelled, compensations still run). Each run has one task group of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from planexec.registry import ToolView
+from planexec.schemas import PlanObject
+
+from ._clock import Clock, Sleep, SystemClock
+from ._events import Event, EventLog, RunSink
+from ._limits import Limits
+from ._records import RunRecord
+from ._scheduler import Scheduler
+from ._worker import Job, Message
+
+__all__ = ["Executor", "RunHandle"]
+
+
+class RunHandle:
+    """One run in progress: its events, a live record, a way to cancel it."""
+
+    def __init__(self, scheduler: Scheduler, log: EventLog) -> None:
+        self._scheduler = scheduler
+        self._log = log
+        self._done = anyio.Event()
+        self._record: RunRecord | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self._scheduler.run_id
+
+    def record(self) -> RunRecord:
+        """The run record as it stands now (final once the run is over)."""
+        return self._record or self._scheduler.snapshot()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event of the run from the first one, in ``seq`` order; ends with the run."""
+        async for batch in self._log.follow():
+            for event in batch:
+                yield event
+
+    def cancel(self) -> None:
+        """Ask the run to stop. Idempotent; a run that is over stays as it ended."""
+        if self._record is None:
+            self._scheduler.cancel()
+
+    async def wait(self) -> RunRecord:
+        """Wait for the run to end (compensations included) and return its record."""
+        await self._done.wait()
+        assert self._record is not None
+        return self._record
+
+    async def _drive(self, task_group: TaskGroup, sink: RunSink | None) -> None:
+        forwarded = anyio.Event()
+        if sink is not None:
+            await sink.save_run(self._scheduler.snapshot())
+            task_group.start_soon(self._forward_events, sink, forwarded)
+        record = await self._scheduler.run(task_group)
+        if sink is not None:
+            await forwarded.wait()
+            await sink.save_run(record)
+        self._record = record
+        self._done.set()
+
+    async def _forward_events(self, sink: RunSink, forwarded: anyio.Event) -> None:
+        async for batch in self._log.follow():
+            await sink.add_events(batch)
+        forwarded.set()
+
+
+class Executor:
+    """Runs validated plans against a tool view.
+
+    The plan is trusted to be valid (see :func:`planexec.planner.validate_plan`):
+    dependencies include every task a reference names, handlers are named by exactly one
+    task, ``$<x.error>`` appears only in x's handler. ``sink`` (the store) receives each
+    run's record and events as they happen. ``clock`` stamps records and events; ``sleep``
+    is what retries wait with.
+    """
+
+    def __init__(
+        self,
+        tools: ToolView,
+        sink: RunSink | None = None,
+        *,
+        limits: Limits | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self._tools = tools
+        self._sink = sink
+        self._limits = limits or Limits()
+        self._clock = clock or SystemClock()
+        self._sleep = sleep or anyio.sleep
+
+    async def run(
+        self, plan: PlanObject, inputs: dict[str, Any] | None = None, run_id: str | None = None
+    ) -> RunRecord:
+        """Run ``plan`` to its end and return the run record. ``inputs`` override the
+        plan's own inputs key by key."""
+        async with self.start(plan, inputs, run_id=run_id) as handle:
+            return await handle.wait()
+
+    @asynccontextmanager
+    async def start(
+        self, plan: PlanObject, inputs: dict[str, Any] | None = None, *, run_id: str | None = None
+    ) -> AsyncIterator[RunHandle]:
+        """Start ``plan`` and yield its :class:`RunHandle` (see the module docstring)."""
+        inbox_tx, inbox_rx = anyio.create_memory_object_stream[Message](math.inf)
+        jobs_tx, jobs_rx = anyio.create_memory_object_stream[Job](math.inf)
+        log = EventLog()
+        scheduler = Scheduler(
+            plan=plan,
+            inputs={**plan.inputs, **(inputs or {})},
+            run_id=run_id or str(uuid.uuid4()),
+            tools=self._tools,
+            limits=self._limits,
+            clock=self._clock,
+            sleep=self._sleep,
+            log=log,
+            inbox=(inbox_tx, inbox_rx),
+            jobs=(jobs_tx, jobs_rx),
+        )
+        handle = RunHandle(scheduler, log)
+        with inbox_tx, inbox_rx, jobs_tx, jobs_rx:
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(handle._drive, task_group, self._sink)
+                try:
+                    yield handle
+                except Exception:
+                    handle.cancel()
+                    await handle.wait()
+                    raise
