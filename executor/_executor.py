@@ -132,26 +132,29 @@ class Executor:
         """Start ``plan`` and yield its :class:`RunHandle` (see the module docstring)."""
         inbox_tx, inbox_rx = anyio.create_memory_object_stream[Message](math.inf)
         jobs_tx, jobs_rx = anyio.create_memory_object_stream[Job](math.inf)
-        log = EventLog()
-        scheduler = Scheduler(
-            plan=plan,
-            inputs={**plan.inputs, **(inputs or {})},
-            run_id=run_id or str(uuid.uuid4()),
-            tools=self._tools,
-            limits=self._limits,
-            clock=self._clock,
-            sleep=self._sleep,
-            log=log,
-            inbox=(inbox_tx, inbox_rx),
-            jobs=(jobs_tx, jobs_rx),
-        )
-        handle = RunHandle(scheduler, log)
         with inbox_tx, inbox_rx, jobs_tx, jobs_rx:
+            log = EventLog()
+            scheduler = Scheduler(
+                plan=plan,
+                inputs={**plan.inputs, **(inputs or {})},
+                run_id=run_id or str(uuid.uuid4()),
+                tools=self._tools,
+                limits=self._limits,
+                clock=self._clock,
+                sleep=self._sleep,
+                log=log,
+                inbox=(inbox_tx, inbox_rx),
+                jobs=(jobs_tx, jobs_rx),
+            )
+            handle = RunHandle(scheduler, log)
+            failure: Exception | None = None
             async with anyio.create_task_group() as task_group:
                 task_group.start_soon(handle._drive, task_group, self._sink)
                 try:
                     yield handle
-                except Exception:
+                except Exception as error:
+                    failure = error
                     handle.cancel()
                     await handle.wait()
-                    raise
+            if failure is not None:
+                raise failure  # after the task group, so it is not wrapped in an ExceptionGroup
