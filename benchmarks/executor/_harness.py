@@ -74,6 +74,7 @@ class Config:
     overhead_window: int = 200
     max_parents: int = 3
     root_probability: float = 0.02
+    warmup_runs: int = 1
     overhead_repeats: int = 5
     langgraph_repeats: int = 3
     makespan_tasks: int = 250
@@ -92,6 +93,7 @@ class Config:
             quick=True,
             overhead_sizes=(200, 500),
             overhead_window=50,
+            warmup_runs=0,
             overhead_repeats=1,
             langgraph_repeats=1,
             makespan_tasks=40,
@@ -202,8 +204,9 @@ async def measure_overhead(config: Config, progress: Progress) -> dict[str, Any]
         runs: dict[str, list[float]] = {name: [] for name in runners}
         cpus: dict[str, list[float]] = {name: [] for name in runners}
         errors: dict[str, str] = {}
-        for rep in range(config.overhead_repeats):
-            progress(f"overhead {size} tasks: repeat {rep + 1}/{config.overhead_repeats}")
+        # Repeat -1 is an untimed warm-up (first-call caches, lazy imports, allocator).
+        for rep in range(-config.warmup_runs, config.overhead_repeats):
+            progress(f"overhead {size} tasks: " + ("warm-up" if rep < 0 else f"repeat {rep + 1}"))
             for name, run in runners.items():
                 if name in errors or (name == LANGGRAPH and rep >= config.langgraph_repeats):
                     continue
@@ -215,6 +218,8 @@ async def measure_overhead(config: Config, progress: Progress) -> dict[str, Any]
                 problem = checks[name](result) if name in checks else None
                 if problem:
                     errors[name] = problem
+                    continue
+                if rep < 0:
                     continue
                 runs[name].append(wall)
                 cpus[name].append(cpu)
