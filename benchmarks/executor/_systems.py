@@ -113,9 +113,10 @@ async def run_ready_queue(dag: Dag, call: NodeCall, k: int | None = None) -> Non
 
     def on_done(task: asyncio.Task[None], i: int) -> None:
         tasks.discard(task)
-        if task.cancelled() or task.exception() is not None:
+        error = asyncio.CancelledError() if task.cancelled() else task.exception()
+        if error is not None:
             if not finished.done():
-                finished.set_exception(task.exception() or asyncio.CancelledError())
+                finished.set_exception(error)
             return
         state["running"] -= 1
         state["done"] += 1
