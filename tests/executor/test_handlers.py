@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from planexec.executor import EventType, RunErrorCode, RunStatus, TaskStatus
 from planexec.schemas import PlanObject
 
-from .support import Harness, failing, make_plan, task
+from .support import Harness, blocking, failing, make_plan, task
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +121,69 @@ async def test_failure_then_recovery_are_both_events(harness: Harness) -> None:
     ]
     assert events[1].detail["handler"] == "from_cache"
     assert events[2].detail == {"handled_by": "from_cache"}
+
+
+async def test_a_bad_reference_is_a_failure_the_handler_recovers(harness: Harness) -> None:
+    harness.tools.add("t")
+    plan = make_plan(
+        {
+            "src": task("t", {"a": 1}),
+            "use": task("t", {"b": "$<src.output.b>"}, deps=("src",), error_handling={"on_error": "dflt"}),
+            "dflt": task("t", {"b": 0, "why": "$<use.error.code>"}),
+        }
+    )
+    record = await harness.executor().run(plan)
+    assert record.tasks["use"].status is TaskStatus.RECOVERED
+    assert record.tasks["use"].output == {"b": 0, "why": "bad_reference"}
+    assert harness.tools.task_order() == ["src", "dflt"]
+
+
+async def test_handler_skipped_because_its_own_dependency_failed_leaves_the_task_failed(
+    harness: Harness,
+) -> None:
+    harness.tools.add("boom", failing())
+    harness.tools.add("t")
+    plan = make_plan(
+        {
+            "work": task("boom", error_handling={"on_error": "fallback"}),
+            "z_prep": task("boom"),  # runs second: same rank as work, larger id
+            "fallback": task("t", {"x": "$<z_prep.output>"}, deps=("z_prep",)),
+            "after": task("t", deps=("work",)),
+        },
+        on_failure="continue",
+        max_concurrency=1,
+    )
+    record = await harness.executor().run(plan)
+    assert record.tasks["fallback"].status is TaskStatus.SKIPPED
+    work = record.tasks["work"]
+    assert work.status is TaskStatus.FAILED
+    assert work.error is not None
+    assert work.error.detail["handler"] == "fallback"
+    assert work.error.detail["handler_error"]["code"] == "upstream_failed"
+    assert record.tasks["after"].status is TaskStatus.SKIPPED
+    assert harness.tools.called("t") == []
+
+
+async def test_handler_cancelled_by_an_abort_leaves_its_task_failed(harness: Harness) -> None:
+    gate, started = anyio.Event(), anyio.Event()
+    harness.tools.add("boom", failing())
+    harness.tools.add("slow", blocking(gate, started))
+
+    async def boom_once_handler_runs(arguments: dict[str, object], meta: dict[str, object]) -> object:
+        await started.wait()
+        return await failing()(arguments, meta)
+
+    harness.tools.add("late_boom", boom_once_handler_runs)
+    plan = make_plan(
+        {
+            "work": task("boom", error_handling={"on_error": "fallback"}),
+            "fallback": task("slow"),
+            "other": task("late_boom"),
+        }
+    )
+    record = await harness.executor().run(plan)
+    assert record.tasks["fallback"].status is TaskStatus.CANCELLED
+    work = record.tasks["work"]
+    assert work.status is TaskStatus.FAILED
+    assert work.error is not None and work.error.detail["handler_error"]["code"] == "cancelled"
+    assert record.error is not None and record.error.detail["failed_tasks"] == ["other", "work"]
