@@ -433,12 +433,18 @@ def environment() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return None
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=5, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    # Uncommitted changes to the engine mean the commit alone does not pin what ran.
+    dirty = git("status", "--porcelain", "--", "executor", "registry", "schemas")
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -446,6 +452,7 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "event_loop": "asyncio",
         "git_commit": commit or None,
+        "engine_uncommitted_changes": sorted(line[3:] for line in dirty.splitlines()) if commit else None,
         "versions": {d: version(d) for d in ("planexec", "anyio", "pydantic", "langgraph")},
     }
 
