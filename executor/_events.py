@@ -5,6 +5,9 @@ Every transition is an :class:`Event` ``{seq, at, run_id, task_id, type, attempt
 the task enters (``task_running`` ... ``task_compensation_failed``); besides those:
 
 - ``attempt_failed``: an attempt failed and will be retried (``detail.retry_in_s``);
+  ``task_succeeded|failed|cancelled`` after a call carry ``detail.duration_s``, the
+  call's time with its retries, and the run's end event the run's (both on the
+  clock's monotonic time);
 - ``compensation_started``: an aborting run began undoing a task;
 - ``run_started``, ``run_aborting`` (launching stopped: a failure, a cancel or the
   deadline; ``detail.error`` says which), then one of ``run_succeeded|failed|cancelled``.
@@ -104,10 +107,6 @@ class EventLog:
         if self._wakeup is not None:
             self._wakeup.set()
             self._wakeup = None
-
-    @property
-    def events(self) -> Sequence[Event]:
-        return tuple(self._events)
 
     async def follow(self) -> AsyncIterator[Sequence[Event]]:
         """Yield the events in batches, from the first one, until the log is closed."""

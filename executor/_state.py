@@ -89,6 +89,9 @@ class TaskState:
     """For a handler: the task it handles failed and needs it."""
     awaiting: str | None = None
     """For a failed task: the handler that may still recover it."""
+    started: float | None = None
+    duration_s: float | None = None
+    """Monotonic start and duration of the task's call, retries included."""
 
     def record(self) -> TaskRecord:
         return TaskRecord(
@@ -140,6 +143,7 @@ class RunState:
         self._status = RunStatus.RUNNING
         self._output: Any = None
         self._started_at = clock.now()
+        self._started = clock.monotonic()
         self._finished_at: datetime | None = None
         self._seq = 0
 
@@ -182,8 +186,13 @@ class RunState:
                 self._on_ready(tid)
 
     def running(self, tid: str, tool: str) -> None:
-        self.tasks[tid].status = TaskStatus.RUNNING
+        state = self.tasks[tid]
+        state.status, state.started = TaskStatus.RUNNING, self._clock.monotonic()
         self.emit(EventType.TASK_RUNNING, tid, 1, tool=tool)
+
+    @staticmethod
+    def _timing(state: TaskState) -> dict[str, float]:
+        return {} if state.duration_s is None else {"duration_s": state.duration_s}
 
     def retrying(self, tid: str, attempt: AttemptRecord, delay_s: float, *, compensation: bool) -> None:
         state = self.tasks[tid]
@@ -202,6 +211,8 @@ class RunState:
     def finished(self, tid: str, last: AttemptRecord | None, *, cancelled: bool) -> None:
         """The call of ``tid`` is over: ``last`` is its final attempt, if it made one."""
         state = self.tasks[tid]
+        if state.started is not None:
+            state.duration_s = round(self._clock.monotonic() - state.started, 6)
         if last is not None:
             state.attempts.append(last)
         if cancelled or last is None:
@@ -209,7 +220,9 @@ class RunState:
             state.error = self.halt or ErrorInfo(
                 code=RunErrorCode.CANCELLED, message="the task was cancelled"
             )
-            self.emit(EventType.TASK_CANCELLED, tid, len(state.attempts) or None, error=state.error.as_json())
+            error = state.error.as_json()
+            attempt = len(state.attempts) or None
+            self.emit(EventType.TASK_CANCELLED, tid, attempt, error=error, **self._timing(state))
             self._ended_without_output(tid)
         elif last.error is None:
             self._succeed(tid, last)
@@ -231,11 +244,12 @@ class RunState:
             and not handler_state.requested
         ):
             state.awaiting, handler_state.requested = handler, True
-            self.emit(EventType.TASK_FAILED, tid, attempt, error=error.as_json(), handler=handler)
+            timing = self._timing(state)
+            self.emit(EventType.TASK_FAILED, tid, attempt, error=error.as_json(), handler=handler, **timing)
             if handler_state.waiting == 0:
                 self._on_ready(handler)
             return
-        self.emit(EventType.TASK_FAILED, tid, attempt, error=error.as_json())
+        self.emit(EventType.TASK_FAILED, tid, attempt, error=error.as_json(), **self._timing(state))
         self._failed_for_good(tid)
 
     def stop(self, error: ErrorInfo, *, run_error: ErrorInfo | None = None, cancelled: bool = False) -> None:
@@ -250,7 +264,7 @@ class RunState:
         state = self.tasks[tid]
         state.status, state.output, state.has_output = TaskStatus.SUCCEEDED, last.output, True
         self.succeeded.append(tid)
-        self.emit(EventType.TASK_SUCCEEDED, tid, last.n)
+        self.emit(EventType.TASK_SUCCEEDED, tid, last.n, **self._timing(state))
         handled = self.graph.handles.get(tid)
         if handled is not None and self.tasks[handled].awaiting == tid:
             recovered = self.tasks[handled]
@@ -354,7 +368,8 @@ class RunState:
                 status, self._run_error = RunStatus.FAILED, bad.error
         self._status = status
         error = self._run_error.as_json() if self._run_error else None
-        self.emit(_RUN_END[status], None, None, error=error)
+        duration_s = round(self._clock.monotonic() - self._started, 6)
+        self.emit(_RUN_END[status], None, None, error=error, duration_s=duration_s)
 
     def _why_not_run(self, tid: str) -> ErrorInfo | None:
         if tid in self.graph.handles and not self.tasks[tid].requested:

@@ -178,3 +178,11 @@ async def test_snapshot_during_a_run_is_running_without_a_finish_time(harness: H
         final = await handle.wait()
     assert (live.status, live.finished_at) == (RunStatus.RUNNING, None)
     assert final.finished_at is not None
+
+
+async def test_durations_come_from_the_clocks_monotonic_time(harness: Harness) -> None:
+    harness.tools.add("t")  # the fake clock's monotonic time advances 1 ms per reading
+    async with harness.executor().start(make_plan({"a": task("t")})) as handle:
+        events = {e.type: e for e in [e async for e in handle.events()]}
+    assert events[EventType.TASK_SUCCEEDED].detail == {"duration_s": 0.001}
+    assert events[EventType.RUN_SUCCEEDED].detail == {"error": None, "duration_s": 0.003}
