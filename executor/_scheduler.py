@@ -11,7 +11,8 @@ decides what starts next and hands it to the workers.
 - A cancel request, the plan's deadline or (under ``abort``) a failure stops launching
   and cancels running tasks through their cancel scopes; once nothing runs, succeeded
   tasks are compensated in reverse completion order, one at a time, each with its task's
-  retry policy. Cancel requests and the deadline do not interrupt compensation.
+  retry policy, with the idempotency key ``run_id:task_id:compensation``. Cancel requests
+  and the deadline do not interrupt compensation.
 """
 
 from __future__ import annotations
@@ -225,17 +226,23 @@ class Scheduler:
             self._specs[tool_name] = self._tools.get(tool_name) if permitted else None
         return self._specs[tool_name]
 
-    def _call(self, tid: str, tool_name: str, arguments: dict[str, Any], spec: ToolSpec, **kind: Any) -> Call:
+    def _call(
+        self,
+        tid: str,
+        tool_name: str,
+        arguments: dict[str, Any],
+        spec: ToolSpec,
+        timeout_s: float | None,
+        key: str,
+    ) -> Call:
         task = self._plan.tasks[tid]
-        run_id = self._state.run_id
-        key = f"{run_id}:{tid}:compensation" if kind.get("compensation") else f"{run_id}:{tid}"
         return Call(
             task_id=tid,
             tool_name=tool_name,
             arguments=arguments,
-            meta=call_meta(run_id, tid, key),
+            meta=call_meta(self._state.run_id, tid, key),
             policy=task.retry or _DEFAULT_RETRY,
-            timeout_s=kind.get("timeout_s") or spec.timeout_s,
+            timeout_s=timeout_s or spec.timeout_s,
             retry_timeouts=spec.idempotent or task.retry_after_timeout,
         )
 
@@ -249,7 +256,8 @@ class Scheduler:
             return
         scope = self._running[tid] = CancelScope()
         self._state.running(tid, task.tool_name)
-        self._dispatch(Job(self._call(tid, task.tool_name, arguments, spec, timeout_s=task.timeout_s), scope))
+        key = f"{self._state.run_id}:{tid}"  # the same on every attempt
+        self._dispatch(Job(self._call(tid, task.tool_name, arguments, spec, task.timeout_s, key), scope))
 
     # -- compensation ----------------------------------------------------------------------
 
@@ -265,9 +273,8 @@ class Scheduler:
         if spec is None:
             state.compensated(tid, None, _not_permitted(compensation.tool_name))
             return
-        call = self._call(
-            tid, compensation.tool_name, arguments, spec, compensation=True, timeout_s=compensation.timeout_s
-        )
+        key = f"{state.run_id}:{tid}:compensation"
+        call = self._call(tid, compensation.tool_name, arguments, spec, compensation.timeout_s, key)
         self._dispatch(Job(call, CancelScope(), compensation=True))
         await self._staff()
         while True:

@@ -65,7 +65,7 @@ class CompensationState:
     def record(self) -> CompensationRecord:
         return CompensationRecord(
             status=self.status,
-            attempts=self.attempts,  # validation copies the list
+            attempts=list(self.attempts),
             started_at=self.started_at,
             finished_at=self.finished_at,
             error=self.error,
@@ -96,7 +96,7 @@ class TaskState:
     def record(self) -> TaskRecord:
         return TaskRecord(
             status=self.status,
-            attempts=self.attempts,  # validation copies the list
+            attempts=list(self.attempts),
             output=self.output,
             error=self.error,
             handled_by=self.handled_by,

@@ -36,7 +36,10 @@ async def test_failed_task_runs_compensations_in_reverse_completion_order(harnes
     harness.tools.add("boom", failing())
     record = await harness.executor().run(chain_then_failure())
 
-    assert [c.arguments["key"] for c in harness.tools.called("undo")] == ["c", "b", "a"]
+    undo_calls = harness.tools.called("undo")
+    assert [c.arguments["key"] for c in undo_calls] == ["c", "b", "a"]
+    assert undo_calls[0].meta["planexec/task_id"] == "c"
+    assert undo_calls[0].meta["planexec/idempotency_key"].endswith(":c:compensation")
     assert {tid: record.tasks[tid].status for tid in "abcd"} == {
         "a": TaskStatus.COMPENSATED,
         "b": TaskStatus.COMPENSATED,
