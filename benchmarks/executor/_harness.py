@@ -440,9 +440,9 @@ def environment() -> dict[str, Any]:
             )
         except (OSError, subprocess.SubprocessError):
             return ""
-        return done.stdout.strip()
+        return done.stdout
 
-    commit = git("rev-parse", "HEAD")
+    commit = git("rev-parse", "HEAD").strip()
     # Uncommitted changes to the engine mean the commit alone does not pin what ran.
     dirty = git("status", "--porcelain", "--", "executor", "registry", "schemas")
     return {
