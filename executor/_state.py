@@ -19,29 +19,20 @@ may start and when running tasks must be cancelled.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from planexec.registry import ToolSpec
 from planexec.schemas import OnFailure, PlanObject, Ref, RefKind, format_ref
 
 from ._clock import Clock
 from ._errors import ErrorInfo, RunErrorCode
 from ._events import Event, EventLog, EventType
 from ._graph import PlanGraph
-from ._records import (
-    AttemptRecord,
-    CompensationRecord,
-    CompensationStatus,
-    RunRecord,
-    RunStatus,
-    TaskRecord,
-    TaskStatus,
-)
+from ._records import AttemptRecord, CompensationStatus, RunRecord, RunStatus, TaskStatus
 from ._resolve import BadReference, resolve
+from ._task_state import CompensationState, TaskState
 
-__all__ = ["CompensationState", "RunState", "TaskState"]
+__all__ = ["RunState"]
 
 _RUN_END = {
     RunStatus.SUCCEEDED: EventType.RUN_SUCCEEDED,
@@ -52,56 +43,6 @@ _COMPENSATION_END = {
     CompensationStatus.SUCCEEDED: (TaskStatus.COMPENSATED, EventType.TASK_COMPENSATED),
     CompensationStatus.FAILED: (TaskStatus.COMPENSATION_FAILED, EventType.TASK_COMPENSATION_FAILED),
 }
-
-
-@dataclass(slots=True)
-class CompensationState:
-    started_at: datetime
-    status: CompensationStatus = CompensationStatus.RUNNING
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    finished_at: datetime | None = None
-    error: ErrorInfo | None = None
-
-    def record(self) -> CompensationRecord:
-        return CompensationRecord(
-            status=self.status,
-            attempts=list(self.attempts),
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            error=self.error,
-        )
-
-
-@dataclass(slots=True)
-class TaskState:
-    waiting: int
-    """Dependencies that have not succeeded (or recovered) yet."""
-    status: TaskStatus = TaskStatus.PENDING
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    output: Any = None
-    has_output: bool = False
-    error: ErrorInfo | None = None
-    handled_by: str | None = None
-    compensation: CompensationState | None = None
-    spec: ToolSpec | None = None
-    """The tool's spec once the task is ready (its slots are counted against it)."""
-    requested: bool = False
-    """For a handler: the task it handles failed and needs it."""
-    awaiting: str | None = None
-    """For a failed task: the handler that may still recover it."""
-    started: float | None = None
-    duration_s: float | None = None
-    """Monotonic start and duration of the task's call, retries included."""
-
-    def record(self) -> TaskRecord:
-        return TaskRecord(
-            status=self.status,
-            attempts=list(self.attempts),
-            output=self.output,
-            error=self.error,
-            handled_by=self.handled_by,
-            compensation=self.compensation.record() if self.compensation else None,
-        )
 
 
 def _upstream_failed(upstream: str) -> ErrorInfo:
@@ -233,24 +174,22 @@ class RunState:
         """``tid`` failed (after its retries); its handler gets a chance first."""
         state = self.tasks[tid]
         state.status, state.error = TaskStatus.FAILED, error
-        attempt = len(state.attempts) or None
-        handler = self.plan.tasks[tid].on_error
-        handler_state = self.tasks.get(handler or "")
+        handler = self.plan.tasks[tid].on_error or ""
+        helper = self.tasks.get(handler)
+        detail = {"error": error.as_json(), **self._timing(state)}
         if (
-            handler is not None
-            and handler_state is not None
-            and self.halt is None
-            and handler_state.status is TaskStatus.PENDING
-            and not handler_state.requested
+            helper is None
+            or self.halt is not None
+            or helper.status is not TaskStatus.PENDING
+            or helper.requested
         ):
-            state.awaiting, handler_state.requested = handler, True
-            timing = self._timing(state)
-            self.emit(EventType.TASK_FAILED, tid, attempt, error=error.as_json(), handler=handler, **timing)
-            if handler_state.waiting == 0:
-                self._on_ready(handler)
+            self.emit(EventType.TASK_FAILED, tid, len(state.attempts) or None, **detail)
+            self._failed_for_good(tid)
             return
-        self.emit(EventType.TASK_FAILED, tid, attempt, error=error.as_json(), **self._timing(state))
-        self._failed_for_good(tid)
+        state.awaiting, helper.requested = handler, True
+        self.emit(EventType.TASK_FAILED, tid, len(state.attempts) or None, **detail, handler=handler)
+        if helper.waiting == 0:
+            self._on_ready(handler)
 
     def stop(self, error: ErrorInfo, *, run_error: ErrorInfo | None = None, cancelled: bool = False) -> None:
         """Stop launching and cancel what runs; the first reason wins."""
