@@ -17,6 +17,7 @@ decides what starts next and hands it to the workers.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 import anyio
@@ -121,7 +122,8 @@ class Scheduler:
     def cancel(self) -> None:
         """Ask the run to stop; running tasks are cancelled and compensations still run."""
         if self._state.status is RunStatus.RUNNING:
-            self._inbox_tx.send_nowait(CancelRequested())
+            with suppress(anyio.ClosedResourceError):  # the run ended without finishing
+                self._inbox_tx.send_nowait(CancelRequested())
 
     def snapshot(self) -> RunRecord:
         return self._state.snapshot()
