@@ -20,8 +20,9 @@ __all__ = ["Admission", "Limits"]
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Limits of an :class:`~planexec.executor.Executor`; a plan may ask for fewer
-    concurrent calls, never more."""
+    """Limits of an :class:`~planexec.executor.Executor`, per run: at most
+    ``max_concurrency`` calls in flight (a plan may ask for fewer, never more) and
+    ``per_server[source]`` calls to the tools of one source."""
 
     max_concurrency: int = 256
     per_server: Mapping[str, int] = field(default_factory=dict)
