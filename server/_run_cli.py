@@ -22,14 +22,10 @@ from rich.table import Table
 from rich.text import Text
 
 from planexec.executor import Event, EventType, Executor, RunRecord, RunStatus
-from planexec.planner import PlanSourceError, ValidationResult, load_plan, validate_plan
 from planexec.registry import ToolView
 from planexec.schemas import PlanObject
 
-# _cli registers this command at the end of its own import (the package __init__ imports
-# _cli first), so by then every name taken from it here already exists.
-from ._cli import JsonOption, ToolsOption, print_json, render_validation, usage_error
-from ._sources import ToolSourceError, catalog_from_sources
+from ._cli_common import JsonOption, ToolsOption, load_and_validate, print_json, render_validation
 
 __all__ = ["register"]
 
@@ -150,15 +146,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate a plan and run it; exit 0 when the run succeeded, 1 otherwise."""
         run_inputs = _parse_inputs(inputs)
-        try:
-            catalog = catalog_from_sources(tools or ["demo"])
-        except ToolSourceError as error:
-            usage_error(str(error))
-        try:
-            document, problems = load_plan(plan)
-        except PlanSourceError as error:
-            usage_error(str(error))
-        result = validate_plan(document, catalog) if not problems else ValidationResult(False, None, problems)
+        catalog, result = load_and_validate(plan, tools)
         if not result.valid or result.plan is None:
             if json_output:
                 print_json(result.as_json())

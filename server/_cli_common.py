@@ -1,0 +1,96 @@
+"""What the CLI commands share: options, JSON output, usage errors, plan loading."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from planexec.planner import Limits, PlanSourceError, ValidationResult, load_plan, validate_plan
+from planexec.registry import Catalog
+from planexec.schemas import Problem
+
+from ._sources import ToolSourceError, catalog_from_sources
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "JsonOption",
+    "ToolsOption",
+    "load_and_validate",
+    "print_json",
+    "render_validation",
+    "usage_error",
+]
+
+ToolsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tools",
+        metavar="SRC",
+        help="Tool source: demo, python:MODULE (repeatable). Default: demo.",
+    ),
+]
+DEFAULT_LIMITS = Limits()
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
+
+
+def usage_error(message: str) -> NoReturn:
+    Console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(2)
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def load_and_validate(
+    plan: str, tools: list[str] | None, limits: Limits | None = None
+) -> tuple[Catalog, ValidationResult]:
+    """The shared front half of ``validate`` and ``run``: the tools named by ``--tools``
+    and the verdict on the plan. Usage errors exit 2."""
+    try:
+        catalog = catalog_from_sources(tools or ["demo"])
+    except ToolSourceError as error:
+        usage_error(str(error))
+    try:
+        document, problems = load_plan(plan, limits)
+    except PlanSourceError as error:
+        usage_error(str(error))
+    if problems:
+        return catalog, ValidationResult(False, None, problems, [])
+    return catalog, validate_plan(document, catalog, limits)
+
+
+def _where(path: str) -> str:
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in path.split("/")[1:]]
+    return " › ".join(tokens) if tokens else "(whole plan)"
+
+
+def render_problems(console: Console, problems: list[Problem], kind: str) -> None:
+    colour = "red" if kind == "error" else "yellow"
+    for problem in problems:
+        where = escape(_where(problem.path))
+        console.print(f"  [{colour}]{kind}[/{colour}] [bold]{problem.code}[/bold]  [cyan]{where}[/cyan]")
+        console.print(f"        {escape(problem.message)}")
+        if problem.hint:
+            console.print(f"        [dim]hint: {escape(problem.hint)}[/dim]")
+
+
+def render_validation(console: Console, source: str, result: ValidationResult) -> None:
+    if result.valid and result.plan is not None:
+        plan = result.plan
+        console.print(
+            f"[green]✓[/green] {escape(source)} is a valid plan: {len(plan.tasks)} tasks, "
+            f"plan_id {plan.plan_id}"
+        )
+    else:
+        console.print(
+            f"[red]✗[/red] {escape(source)} is invalid: {len(result.errors)} error(s), "
+            f"{len(result.warnings)} warning(s)"
+        )
+    render_problems(console, result.errors, "error")
+    render_problems(console, result.warnings, "warning")
