@@ -1,0 +1,27 @@
+"""Persistence (DESIGN §9): one async protocol, SQLite (default) and Redis backends.
+
+May import ``schemas`` only. ``open_store(url)`` picks the backend from the URL:
+``sqlite:///path/to.db`` or ``redis://host:port/db``.
+"""
+
+from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
+from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
+from ._open import StoreConfigError, default_store_url, open_store
+from ._protocol import Store
+
+__all__ = [
+    "ApiKeyEntry",
+    "AttemptEntry",
+    "AuditEntry",
+    "Conflict",
+    "NotFound",
+    "PlanEntry",
+    "RunSummary",
+    "SessionEntry",
+    "Store",
+    "StoreConfigError",
+    "StoreError",
+    "StoreUnavailable",
+    "default_store_url",
+    "open_store",
+]

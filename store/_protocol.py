@@ -1,0 +1,93 @@
+"""The one async Store protocol (DESIGN §9); SQLite and Redis implement it and pass the
+same contract tests (``tests/store/test_contract.py``).
+
+Rules every backend keeps:
+
+- Every call that reads or writes tenant data takes ``tenant`` and touches only that
+  tenant's data; an item of another tenant is :class:`NotFound`, never Forbidden. The
+  single identity lookup, :meth:`Store.get_api_key` by key id, is how a request finds its
+  tenant in the first place.
+- ``save_run`` upserts the whole run record (a JSON document shaped as DESIGN §5) and
+  replaces that run's attempts with the record's; ``add_events`` appends events in
+  ``seq`` order and ignores an event whose ``seq`` is already stored (so a retried batch
+  does no harm). Events and attempts of a run are readable in order.
+- A session past ``expires_at`` is NotFound. Sessions are keyed by (tenant, principal,
+  session id).
+- A lost backend raises :class:`StoreUnavailable`; it never hangs longer than the
+  backend's own timeouts.
+- A store is an async context manager: ``async with open_store(url) as store: ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, Self
+
+from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    url: str
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+    # plans
+    async def save_plan(self, tenant: str, entry: PlanEntry) -> None: ...
+
+    async def get_plan(self, tenant: str, plan_id: str) -> PlanEntry: ...
+
+    async def list_plans(self, tenant: str, *, limit: int = 50) -> list[PlanEntry]: ...
+
+    # runs, attempts, events
+    async def save_run(self, tenant: str, record: dict[str, Any], *, user: str | None = None) -> None: ...
+
+    async def get_run(self, tenant: str, run_id: str) -> dict[str, Any]: ...
+
+    async def list_runs(self, tenant: str, *, status: str | None = None, limit: int = 50) -> list[RunSummary]:
+        """Newest first (by ``started_at``, then ``run_id``)."""
+        ...
+
+    async def list_attempts(self, tenant: str, run_id: str) -> list[AttemptEntry]: ...
+
+    async def add_events(self, tenant: str, run_id: str, events: Sequence[dict[str, Any]]) -> None: ...
+
+    async def list_events(
+        self, tenant: str, run_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    # sessions
+    async def put_session(self, tenant: str, entry: SessionEntry) -> None: ...
+
+    async def get_session(self, tenant: str, principal: str, session_id: str) -> SessionEntry: ...
+
+    async def delete_session(self, tenant: str, principal: str, session_id: str) -> None: ...
+
+    # API keys
+    async def add_api_key(self, entry: ApiKeyEntry) -> None: ...
+
+    async def get_api_key(self, key_id: str) -> ApiKeyEntry: ...
+
+    async def list_api_keys(self, tenant: str) -> list[ApiKeyEntry]: ...
+
+    async def revoke_api_key(self, tenant: str, key_id: str) -> None: ...
+
+    # audit
+    async def add_audit(self, tenant: str, entries: Sequence[AuditEntry]) -> None: ...
+
+    async def list_audit(
+        self, tenant: str, *, user: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]: ...
+
+    # privacy
+    async def export_user(self, tenant: str, user: str) -> dict[str, Any]:
+        """Everything stored for (tenant, user): plans, runs (with attempts and events),
+        sessions, API keys (hashes omitted), audit records."""
+        ...
+
+    async def erase_user(self, tenant: str, user: str) -> dict[str, int]:
+        """Delete everything of (tenant, user); return counts per kind."""
+        ...
