@@ -36,58 +36,92 @@ class Store(Protocol):
     async def __aexit__(self, *exc_info: object) -> None: ...
 
     # plans
-    async def save_plan(self, tenant: str, entry: PlanEntry) -> None: ...
+    async def save_plan(self, tenant: str, entry: PlanEntry) -> None:
+        """Insert the plan, or replace the tenant's plan with the same ``plan_id``."""
+        ...
 
     async def get_plan(self, tenant: str, plan_id: str) -> PlanEntry: ...
 
-    async def list_plans(self, tenant: str, *, limit: int = 50) -> list[PlanEntry]: ...
+    async def list_plans(self, tenant: str, *, limit: int = 50) -> list[PlanEntry]:
+        """Newest first (by ``created_at``, then ``plan_id``, both descending)."""
+        ...
 
     # runs, attempts, events
-    async def save_run(self, tenant: str, record: dict[str, Any], *, user: str | None = None) -> None: ...
+    async def save_run(self, tenant: str, record: dict[str, Any], *, user: str | None = None) -> None:
+        """Upsert; ``record`` carries at least ``run_id``, ``plan_id``, ``status``. A later
+        save without ``user`` keeps the user stored before."""
+        ...
 
     async def get_run(self, tenant: str, run_id: str) -> dict[str, Any]: ...
 
     async def list_runs(self, tenant: str, *, status: str | None = None, limit: int = 50) -> list[RunSummary]:
-        """Newest first (by ``started_at``, then ``run_id``)."""
+        """Newest first (by ``started_at``, then ``run_id``, both descending); ``status``
+        filters before ``limit`` applies."""
         ...
 
-    async def list_attempts(self, tenant: str, run_id: str) -> list[AttemptEntry]: ...
+    async def list_attempts(self, tenant: str, run_id: str) -> list[AttemptEntry]:
+        """Tasks in the record's order; per task its attempts, then its compensation's
+        attempts, each by ``n``. NotFound for a run this tenant has not saved."""
+        ...
 
-    async def add_events(self, tenant: str, run_id: str, events: Sequence[dict[str, Any]]) -> None: ...
+    async def add_events(self, tenant: str, run_id: str, events: Sequence[dict[str, Any]]) -> None:
+        """Each event has an integer ``seq``. NotFound for a run this tenant has not saved."""
+        ...
 
     async def list_events(
         self, tenant: str, run_id: str, *, after_seq: int = 0, limit: int | None = None
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """Events with ``seq > after_seq``, ascending, at most ``limit``. NotFound for a run
+        this tenant has not saved."""
+        ...
 
     # sessions
-    async def put_session(self, tenant: str, entry: SessionEntry) -> None: ...
+    async def put_session(self, tenant: str, entry: SessionEntry) -> None:
+        """Insert, or replace the session with the same (principal, session id)."""
+        ...
 
     async def get_session(self, tenant: str, principal: str, session_id: str) -> SessionEntry: ...
 
-    async def delete_session(self, tenant: str, principal: str, session_id: str) -> None: ...
+    async def delete_session(self, tenant: str, principal: str, session_id: str) -> None:
+        """NotFound when there is no such session (expired ones included)."""
+        ...
 
     # API keys
-    async def add_api_key(self, entry: ApiKeyEntry) -> None: ...
+    async def add_api_key(self, entry: ApiKeyEntry) -> None:
+        """Conflict when ``key_id`` exists (in any tenant: key ids are looked up alone)."""
+        ...
 
     async def get_api_key(self, key_id: str) -> ApiKeyEntry: ...
 
-    async def list_api_keys(self, tenant: str) -> list[ApiKeyEntry]: ...
+    async def list_api_keys(self, tenant: str) -> list[ApiKeyEntry]:
+        """Oldest first (by ``created_at``, then ``key_id``)."""
+        ...
 
-    async def revoke_api_key(self, tenant: str, key_id: str) -> None: ...
+    async def revoke_api_key(self, tenant: str, key_id: str) -> None:
+        """Set ``revoked_at`` to now; revoking again keeps the first time."""
+        ...
 
     # audit
     async def add_audit(self, tenant: str, entries: Sequence[AuditEntry]) -> None: ...
 
-    async def list_audit(
-        self, tenant: str, *, user: str | None = None, limit: int = 100
-    ) -> list[AuditEntry]: ...
+    async def list_audit(self, tenant: str, *, user: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Newest first: the most recently added entry first."""
+        ...
 
     # privacy
     async def export_user(self, tenant: str, user: str) -> dict[str, Any]:
-        """Everything stored for (tenant, user): plans, runs (with attempts and events),
-        sessions, API keys (hashes omitted), audit records."""
+        """Everything stored for (tenant, user), as JSON-ready data::
+
+            {"tenant", "user", "plans": [PlanEntry], "runs": [{"record", "attempts",
+             "events"}], "sessions": [SessionEntry], "api_keys": [ApiKeyEntry without
+             key_hash], "audit": [AuditEntry]}
+
+        Entries as ``model_dump(mode="json")``; a run's attempts and events in their
+        ``list_*`` order, the other lists in no promised order."""
         ...
 
     async def erase_user(self, tenant: str, user: str) -> dict[str, int]:
-        """Delete everything of (tenant, user); return counts per kind."""
+        """Delete everything of (tenant, user); return counts per kind: ``plans``,
+        ``runs`` (their attempts and events go with them), ``sessions``, ``api_keys``,
+        ``audit``."""
         ...
