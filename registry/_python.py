@@ -17,7 +17,6 @@ functions run in a worker thread.
 from __future__ import annotations
 
 import inspect
-import json
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -104,11 +103,14 @@ def _is_mapping_type(annotation: Any) -> bool:
     return getattr(annotation, "__total__", None) is not None  # TypedDict
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _PythonTool:
     spec: ToolSpec
     fn: Callable[..., Any]
-    arguments_model: type[BaseModel]
+    is_async: bool
+    validate_arguments: Callable[[Any], BaseModel]
+    """The arguments model's validator: a model instance whose ``__dict__`` holds the
+    parameters (``extra="forbid"``, so nothing else)."""
     context_param: str | None
     wraps_result: bool
     result_adapter: TypeAdapter[Any]
@@ -159,11 +161,8 @@ def _build(fn: Callable[..., Any], source: str, prefix: str) -> _PythonTool:
         max_concurrency=options.max_concurrency,
         source=source,
     )
-    return _PythonTool(spec, fn, model, context_param, wraps, adapter)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+    validate = model.__pydantic_validator__.validate_python
+    return _PythonTool(spec, fn, inspect.iscoroutinefunction(fn), validate, context_param, wraps, adapter)
 
 
 class PythonToolSource:
@@ -186,18 +185,18 @@ class PythonToolSource:
         if entry is None:
             raise ToolCallError(ToolErrorCode.TOOL_ERROR, f"source {self.name!r} has no tool {name!r}")
         try:
-            parsed = entry.arguments_model.model_validate(dict(arguments))
+            parsed = entry.validate_arguments(arguments if type(arguments) is dict else dict(arguments))
         except ValidationError as error:
             raise ToolCallError(
                 ToolErrorCode.INVALID_ARGUMENTS,
                 f"invalid arguments for {name}: {error.error_count()} problem(s)",
                 detail={"errors": error.errors(include_url=False, include_context=False)},
             ) from None
-        kwargs = {key: getattr(parsed, key) for key in type(parsed).model_fields}
+        kwargs = dict(parsed.__dict__)
         if entry.context_param:
             kwargs[entry.context_param] = ToolContext.from_meta(meta)
         try:
-            if inspect.iscoroutinefunction(entry.fn):
+            if entry.is_async:
                 value = await entry.fn(**kwargs)
             else:
                 value = await anyio.to_thread.run_sync(lambda: entry.fn(**kwargs))
@@ -214,8 +213,8 @@ class PythonToolSource:
             return _error_result(
                 f"{name} returned a value its return annotation does not allow: {error}", retryable=False
             )
-        structured = {"result": dumped} if entry.wraps_result else dumped
-        return ToolResult(content=[{"type": "text", "text": _text(dumped)}], structured_content=structured)
+        # The text block (the value as compact JSON) is written only if someone reads it.
+        return ToolResult.from_value(dumped, {"result": dumped} if entry.wraps_result else dumped)
 
 
 def _error_result(message: str, *, retryable: bool) -> ToolResult:

@@ -11,6 +11,7 @@ Error tree of a tool call (see :class:`ToolCallError`)::
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "ToolResult",
     "ToolSpec",
     "TrustTier",
+    "json_text",
 ]
 
 
@@ -76,22 +78,93 @@ class ToolSpec(BaseModel):
         return bool(self.annotations.read_only or self.annotations.idempotent)
 
 
-class ToolResult(BaseModel):
-    """A tool's answer, shaped like MCP's CallToolResult (content blocks as dicts)."""
+_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
 
-    model_config = ConfigDict(frozen=True)
 
-    content: list[dict[str, Any]] = Field(default_factory=list)
-    structured_content: dict[str, Any] | None = None
-    is_error: bool = False
+def json_text(value: Any) -> str:
+    """How a result reads as a text block: a string as it is, anything else as compact JSON."""
+    return value if isinstance(value, str) else _JSON.encode(value)
+
+
+class ToolResult:
+    """A tool's answer, shaped like MCP's CallToolResult (content blocks as dicts).
+
+    Immutable: ``content``, ``structured_content`` and ``is_error`` are read-only. A plain
+    slotted class rather than a model, as it is made once per call: the sources build it
+    from data they produced themselves, so nothing needs validating.
+    :meth:`from_value` leaves the one text block to be written (as :func:`json_text`) the
+    first time ``content`` is read: the executor reads ``structured_content``, only an
+    MCP answer needs the text.
+    """
+
+    __slots__ = ("_content", "_is_error", "_structured", "_text_of")
+    _content: list[dict[str, Any]] | None
+    """None until a :meth:`from_value` result's text block is written."""
+    _structured: dict[str, Any] | None
+    _is_error: bool
+    _text_of: Any
+
+    def __init__(
+        self,
+        content: list[dict[str, Any]] | None = None,
+        structured_content: dict[str, Any] | None = None,
+        is_error: bool = False,
+    ) -> None:
+        self._content = [] if content is None else list(content)
+        self._structured = structured_content
+        self._is_error = is_error
+        self._text_of = None
+
+    @classmethod
+    def from_value(cls, value: Any, structured_content: dict[str, Any] | None) -> ToolResult:
+        """A successful result whose content is one text block holding ``value``."""
+        result = cls.__new__(cls)
+        result._content = None
+        result._structured = structured_content
+        result._is_error = False
+        result._text_of = value
+        return result
+
+    @property
+    def content(self) -> list[dict[str, Any]]:
+        content = self._content
+        if content is None:  # from_value: write the text block now, once
+            content = self._content = [{"type": "text", "text": json_text(self._text_of)}]
+            self._text_of = None
+        return content
+
+    @property
+    def structured_content(self) -> dict[str, Any] | None:
+        return self._structured
+
+    @property
+    def is_error(self) -> bool:
+        return self._is_error
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToolResult):
+            return NotImplemented
+        return (self.is_error, self.structured_content, self.content) == (
+            other.is_error,
+            other.structured_content,
+            other.content,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable contents, like a dict
+
+    def __repr__(self) -> str:
+        return (
+            f"ToolResult(content={self.content!r}, structured_content={self.structured_content!r}, "
+            f"is_error={self.is_error!r})"
+        )
 
     @property
     def retryable(self) -> bool:
         """An error result is retryable when its structured body says so."""
-        return bool(self.is_error and (self.structured_content or {}).get("retryable") is True)
+        return bool(self._is_error and (self._structured or {}).get("retryable") is True)
 
     def error_message(self) -> str:
-        body = self.structured_content or {}
+        body = self._structured or {}
         if isinstance(body.get("message"), str):
             return str(body["message"])
         texts = [b.get("text", "") for b in self.content if b.get("type") == "text"]

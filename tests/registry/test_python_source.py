@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import jsonschema
@@ -469,6 +470,54 @@ def test_tool_result_error_message_falls_back_to_text_blocks() -> None:
     )
     assert result.error_message() == "a b"
     assert ToolResult(is_error=True).error_message() != ""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, 0, 1.5, True, "plain", "", ["q", 1, None], {"a": {"b": [1, 2]}, "é": "ü"}, {}],
+)
+def test_lazily_written_text_block_equals_the_eager_one(value: Any) -> None:
+    structured = value if isinstance(value, dict) else {"result": value}
+    lazy = ToolResult.from_value(value, structured)
+    eager_text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    eager = ToolResult(content=[{"type": "text", "text": eager_text}], structured_content=structured)
+    assert lazy == eager and eager == lazy
+    assert lazy.content == [{"type": "text", "text": eager_text}]
+    assert lazy.content is lazy.content  # written once
+    assert (lazy.structured_content, lazy.is_error) == (structured, False)
+    assert repr(lazy) == repr(eager)
+
+
+async def test_call_results_read_the_same_before_and_after_their_text_is_written() -> None:
+    first = await SOURCE.call("search", {"query": "q", "limit": 2}, {})
+    second = await SOURCE.call("search", {"query": "q", "limit": 2}, {})
+    assert first.structured_content == {"result": ["q:0", "q:1"]}
+    assert first.content == [{"type": "text", "text": '["q:0","q:1"]'}]
+    assert first == second  # one with its text written, one without
+
+
+def test_tool_result_is_read_only_and_compares_by_value() -> None:
+    result = ToolResult(structured_content={"a": 1})
+    with pytest.raises(AttributeError):
+        result.is_error = True  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        result.content = []  # type: ignore[misc]
+    assert result == ToolResult(content=[], structured_content={"a": 1}, is_error=False)
+    assert result != ToolResult(structured_content={"a": 1}, is_error=True)
+    assert result != {"a": 1}
+    assert ToolResult().content == [] and ToolResult().structured_content is None
+
+
+def test_tool_result_copies_the_content_it_is_given() -> None:
+    blocks = [{"type": "text", "text": "a"}]
+    result = ToolResult(content=blocks)
+    blocks.append({"type": "text", "text": "b"})
+    assert result.content == [{"type": "text", "text": "a"}]
+
+
+async def test_arguments_may_be_any_mapping() -> None:
+    result = await SOURCE.call("sync_add", MappingProxyType({"a": 2, "b": 3}), {})
+    assert result.structured_content == {"result": 5}
 
 
 def test_tool_call_error_carries_code_retryable_and_detail() -> None:
