@@ -1,0 +1,356 @@
+"""The SQLite store (the default): one file, through aiosqlite.
+
+The file runs in WAL mode with ``synchronous=NORMAL`` (a crash may lose the last
+transactions but never corrupts the file), foreign keys on and a busy timeout, so several
+store instances (processes, replicas on one host) can share it: writers wait for each
+other up to the timeout, then fail with StoreUnavailable. Opening applies the schema
+migrations (:mod:`._sqlite_schema`) and creates the file's directory when missing.
+
+One store holds one connection; an ``anyio.Lock`` gives each call the connection to itself.
+Every write is one ``BEGIN IMMEDIATE`` transaction (so a busy file is waited for up front
+instead of failing a read-to-write upgrade) that commits or, on any error or cancellation,
+rolls back: a call is applied whole or not at all. sqlite errors of an unusable file
+(cannot open, not a database, disk full, locked past the timeout) become StoreUnavailable;
+constraint and programming errors stay what they are.
+
+Every statement filters by tenant; the one exception is :meth:`SqliteStore.get_api_key`,
+the lookup by key id that tells a request its tenant.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import aiosqlite
+import anyio
+
+from . import _sqlite_privacy as privacy
+from . import _sqlite_rows as rows
+from ._errors import Conflict, NotFound, StoreUnavailable
+from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
+from ._sqlite_schema import migrate
+
+__all__ = ["SqliteStore"]
+
+_PLAN_COLUMNS = "plan_id, user, created_at, plan, provenance"
+_SUMMARY_COLUMNS = "run_id, plan_id, status, user, started_at, finished_at"
+_ATTEMPT_COLUMNS = "task_id, kind, n, arguments, output, error, started_at, finished_at"
+_SESSION_COLUMNS = "principal, session_id, data, created_at, expires_at"
+_API_KEY_COLUMNS = "key_id, tenant, user, scopes, key_hash, created_at, revoked_at"
+_AUDIT_COLUMNS = "at, user, action, tool, run_id, task_id, detail"
+_NO_LIMIT = -1  # SQLite's LIMIT for "all rows"
+
+# Errors that mean the file cannot be used, as opposed to a bug or a violated constraint.
+_BUG_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
+
+
+class SqliteStore:
+    """A Store on one SQLite file (see the module docstring for the guarantees)."""
+
+    def __init__(self, path: str, *, url: str, busy_timeout_s: float = 5.0) -> None:
+        self.path = path
+        self.url = url
+        self.busy_timeout_s = busy_timeout_s
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = anyio.Lock()
+
+    # lifecycle
+    async def __aenter__(self) -> Self:
+        with self._unavailable_on_error():
+            try:
+                await anyio.Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                message = f"SQLite store {self.path}: cannot create its directory: {exc}"
+                raise StoreUnavailable(message) from exc
+            conn = await aiosqlite.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+            try:
+                await self._configure(conn)
+                await migrate(conn, self.path)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await conn.close()
+                raise
+        self._conn = conn
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+
+    async def _configure(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000):d}")
+        [(mode,)] = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+        if str(mode).lower() != "wal":
+            raise StoreUnavailable(f"SQLite store {self.path}: cannot use WAL mode (journal mode {mode})")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+
+    # plans
+    async def save_plan(self, tenant: str, entry: PlanEntry) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT INTO plans (tenant, plan_id, user, created_at, plan, provenance)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, plan_id) DO UPDATE SET"
+                " user = excluded.user, created_at = excluded.created_at,"
+                " plan = excluded.plan, provenance = excluded.provenance",
+                rows.plan_row(tenant, entry),
+            )
+
+    async def get_plan(self, tenant: str, plan_id: str) -> PlanEntry:
+        async with self._read() as conn:
+            found = await conn.execute_fetchall(
+                f"SELECT {_PLAN_COLUMNS} FROM plans WHERE tenant = ? AND plan_id = ?", (tenant, plan_id)
+            )
+        for row in found:
+            return rows.plan_from_row(row)
+        raise NotFound("plan", plan_id)
+
+    async def list_plans(self, tenant: str, *, limit: int = 50) -> list[PlanEntry]:
+        async with self._read() as conn:
+            found = await conn.execute_fetchall(
+                f"SELECT {_PLAN_COLUMNS} FROM plans WHERE tenant = ?"
+                " ORDER BY created_at DESC, plan_id DESC LIMIT ?",
+                (tenant, limit),
+            )
+        return [rows.plan_from_row(row) for row in found]
+
+    # runs, attempts, events
+    async def save_run(self, tenant: str, record: dict[str, Any], *, user: str | None = None) -> None:
+        run_id, plan_id, status, started_at, finished_at = rows.run_columns(record)
+        document = rows.dumps(record)
+        attempts = rows.attempt_rows(tenant, run_id, record)
+        async with self._write() as conn:
+            # An upsert, not INSERT OR REPLACE: replacing the row would cascade to its events.
+            await conn.execute(
+                "INSERT INTO runs (tenant, run_id, plan_id, status, user, started_at, finished_at, record)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, run_id) DO UPDATE SET"
+                " plan_id = excluded.plan_id, status = excluded.status,"
+                " user = coalesce(excluded.user, runs.user), started_at = excluded.started_at,"
+                " finished_at = excluded.finished_at, record = excluded.record",
+                (tenant, run_id, plan_id, status, user, started_at, finished_at, document),
+            )
+            await conn.execute("DELETE FROM attempts WHERE tenant = ? AND run_id = ?", (tenant, run_id))
+            await conn.executemany(
+                "INSERT INTO attempts (tenant, run_id, position, task_id, kind, n, arguments, output,"
+                " error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                attempts,
+            )
+
+    async def get_run(self, tenant: str, run_id: str) -> dict[str, Any]:
+        async with self._read() as conn:
+            found = await conn.execute_fetchall(
+                "SELECT record FROM runs WHERE tenant = ? AND run_id = ?", (tenant, run_id)
+            )
+        for (document,) in found:
+            record: dict[str, Any] = rows.loads(document)
+            return record
+        raise NotFound("run", run_id)
+
+    async def list_runs(self, tenant: str, *, status: str | None = None, limit: int = 50) -> list[RunSummary]:
+        where, params = "tenant = ?", [tenant]
+        if status is not None:
+            where, params = "tenant = ? AND status = ?", [tenant, status]
+        async with self._read() as conn:
+            found = await conn.execute_fetchall(
+                f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE {where}"
+                " ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                (*params, limit),
+            )
+        return [rows.summary_from_row(row) for row in found]
+
+    async def list_attempts(self, tenant: str, run_id: str) -> list[AttemptEntry]:
+        async with self._read() as conn:
+            await self._require_run(conn, tenant, run_id)
+            found = await conn.execute_fetchall(
+                f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE tenant = ? AND run_id = ? ORDER BY position",
+                (tenant, run_id),
+            )
+        return [rows.attempt_from_row(run_id, row) for row in found]
+
+    async def add_events(self, tenant: str, run_id: str, events: Sequence[dict[str, Any]]) -> None:
+        batch = [(tenant, run_id, rows.event_seq(event), rows.dumps(event)) for event in events]
+        async with self._write() as conn:
+            await self._require_run(conn, tenant, run_id)
+            await conn.executemany(
+                "INSERT INTO events (tenant, run_id, seq, event) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (tenant, run_id, seq) DO NOTHING",
+                batch,
+            )
+
+    async def list_events(
+        self, tenant: str, run_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        async with self._read() as conn:
+            await self._require_run(conn, tenant, run_id)
+            found = await conn.execute_fetchall(
+                "SELECT event FROM events WHERE tenant = ? AND run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (tenant, run_id, after_seq, _NO_LIMIT if limit is None else limit),
+            )
+        return [rows.loads(document) for (document,) in found]
+
+    @staticmethod
+    async def _require_run(conn: aiosqlite.Connection, tenant: str, run_id: str) -> None:
+        found = await conn.execute_fetchall(
+            "SELECT 1 FROM runs WHERE tenant = ? AND run_id = ?", (tenant, run_id)
+        )
+        if not list(found):
+            raise NotFound("run", run_id)
+
+    # sessions
+    async def put_session(self, tenant: str, entry: SessionEntry) -> None:
+        async with self._write() as conn:
+            await self._purge_sessions(conn, tenant)
+            await conn.execute(
+                "INSERT OR REPLACE INTO sessions"
+                " (tenant, principal, session_id, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                rows.session_row(tenant, entry),
+            )
+
+    async def get_session(self, tenant: str, principal: str, session_id: str) -> SessionEntry:
+        async with self._read() as conn:
+            found = await conn.execute_fetchall(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions"
+                " WHERE tenant = ? AND principal = ? AND session_id = ? AND expires_at > ?",
+                (tenant, principal, session_id, _now()),
+            )
+        for row in found:
+            return rows.session_from_row(row)
+        raise NotFound("session", session_id)
+
+    async def delete_session(self, tenant: str, principal: str, session_id: str) -> None:
+        async with self._write() as conn:
+            await self._purge_sessions(conn, tenant)
+            async with conn.execute(
+                "DELETE FROM sessions WHERE tenant = ? AND principal = ? AND session_id = ?",
+                (tenant, principal, session_id),
+            ) as cursor:
+                deleted = cursor.rowcount
+        if deleted == 0:
+            raise NotFound("session", session_id)
+
+    @staticmethod
+    async def _purge_sessions(conn: aiosqlite.Connection, tenant: str) -> None:
+        """Expired sessions are unreadable already; writes drop the tenant's rows of them."""
+        await conn.execute("DELETE FROM sessions WHERE tenant = ? AND expires_at <= ?", (tenant, _now()))
+
+    # API keys
+    async def add_api_key(self, entry: ApiKeyEntry) -> None:
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    f"INSERT INTO api_keys ({_API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows.api_key_row(entry),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"API key {entry.key_id!r} exists") from exc
+
+    async def get_api_key(self, key_id: str) -> ApiKeyEntry:
+        async with self._read() as conn:
+            found = await conn.execute_fetchall(
+                f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
+            )
+        for row in found:
+            return rows.api_key_from_row(row)
+        raise NotFound("API key", key_id)
+
+    async def list_api_keys(self, tenant: str) -> list[ApiKeyEntry]:
+        async with self._read() as conn:
+            found = await conn.execute_fetchall(
+                f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE tenant = ? ORDER BY created_at, key_id",
+                (tenant,),
+            )
+        return [rows.api_key_from_row(row) for row in found]
+
+    async def revoke_api_key(self, tenant: str, key_id: str) -> None:
+        async with self._write() as conn:
+            async with conn.execute(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE tenant = ? AND key_id = ?",
+                (_now(), tenant, key_id),
+            ) as cursor:
+                updated = cursor.rowcount
+        if updated == 0:
+            raise NotFound("API key", key_id)
+
+    # audit
+    async def add_audit(self, tenant: str, entries: Sequence[AuditEntry]) -> None:
+        batch = [rows.audit_row(tenant, entry) for entry in entries]
+        async with self._write() as conn:
+            await conn.executemany(
+                "INSERT INTO audit (tenant, at, user, action, tool, run_id, task_id, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                batch,
+            )
+
+    async def list_audit(self, tenant: str, *, user: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        where, params = "tenant = ?", [tenant]
+        if user is not None:
+            where, params = "tenant = ? AND user = ?", [tenant, user]
+        async with self._read() as conn:
+            found = await conn.execute_fetchall(
+                f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE {where} ORDER BY id DESC LIMIT ?",
+                (*params, limit),
+            )
+        return [rows.audit_from_row(row) for row in found]
+
+    # privacy
+    async def export_user(self, tenant: str, user: str) -> dict[str, Any]:
+        async with self._transaction("BEGIN") as conn:  # one snapshot for the whole export
+            return await privacy.export_user(conn, tenant, user, now=_now())
+
+    async def erase_user(self, tenant: str, user: str) -> dict[str, int]:
+        async with self._write() as conn:
+            return await privacy.erase_user(conn, tenant, user, now=_now())
+
+    # the connection
+    def _open_connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StoreUnavailable(f"SQLite store {self.path} is not open (use it with async with)")
+        return self._conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = self._open_connection()
+        async with self._lock:
+            with self._unavailable_on_error():
+                yield conn
+
+    def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    @asynccontextmanager
+    async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
+        conn = self._open_connection()
+        async with self._lock:
+            with self._unavailable_on_error():
+                await conn.execute(begin)
+                try:
+                    yield conn
+                    # Shielded: a cancelled caller must not leave the transaction open.
+                    with anyio.CancelScope(shield=True):
+                        await conn.execute("COMMIT")
+                except BaseException:
+                    # The first error is the one to report, not a failed rollback.
+                    with anyio.CancelScope(shield=True), suppress(sqlite3.Error):
+                        if conn.in_transaction:
+                            await conn.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        try:
+            yield
+        except _BUG_ERRORS:
+            raise
+        except sqlite3.Error as exc:
+            name = getattr(exc, "sqlite_errorname", type(exc).__name__)
+            raise StoreUnavailable(f"SQLite store {self.path}: {name}: {exc}") from exc
+
+
+def _now() -> str:
+    return rows.timestamp(datetime.now(UTC))

@@ -1,0 +1,239 @@
+"""Rows of the SQLite store and the entries they hold: JSON text columns, UTC timestamps
+that sort as text, and the attempts a run record carries.
+
+Timestamps of entries are stored as ``2026-01-31T12:00:00.000000+00:00`` (always UTC,
+always microseconds), so comparing the text compares the times: session expiry and the
+``created_at`` orderings are plain SQL comparisons. A naive datetime is taken as UTC.
+Run records keep their own time strings as they come (the executor writes fixed-width UTC).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
+
+__all__ = [
+    "AttemptRow",
+    "api_key_from_row",
+    "api_key_row",
+    "attempt_from_row",
+    "attempt_rows",
+    "audit_from_row",
+    "audit_row",
+    "dumps",
+    "event_seq",
+    "loads",
+    "plan_from_row",
+    "plan_row",
+    "run_columns",
+    "session_from_row",
+    "session_row",
+    "summary_from_row",
+    "timestamp",
+]
+
+# (tenant, run_id, position, task_id, kind, n, arguments, output, error, started_at, finished_at)
+AttemptRow = tuple[str, str, int, str, str, int, str, str, str | None, str | None, str | None]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _required_when(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# plans: (tenant, plan_id, user, created_at, plan, provenance)
+def plan_row(tenant: str, entry: PlanEntry) -> tuple[str, str, str | None, str, str, str]:
+    return (
+        tenant,
+        entry.plan_id,
+        entry.user,
+        timestamp(entry.created_at),
+        dumps(entry.plan),
+        dumps(entry.provenance),
+    )
+
+
+def plan_from_row(row: Any) -> PlanEntry:
+    plan_id, user, created_at, plan, provenance = row
+    return PlanEntry(
+        plan_id=plan_id,
+        user=user,
+        created_at=_required_when(created_at),
+        plan=loads(plan),
+        provenance=loads(provenance),
+    )
+
+
+# runs
+def run_columns(record: Mapping[str, Any]) -> tuple[str, str, str, str | None, str | None]:
+    """(run_id, plan_id, status, started_at, finished_at) of a run record."""
+    try:
+        run_id, plan_id, status = record["run_id"], record["plan_id"], record["status"]
+    except KeyError as missing:
+        raise ValueError(f"a run record needs run_id, plan_id and status; {missing} is missing") from None
+    return str(run_id), str(plan_id), str(status), record.get("started_at"), record.get("finished_at")
+
+
+def summary_from_row(row: Any) -> RunSummary:
+    run_id, plan_id, status, user, started_at, finished_at = row
+    return RunSummary(
+        run_id=run_id,
+        plan_id=plan_id,
+        status=status,
+        user=user,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+
+
+def _attempts_of(record: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(task_id, kind, attempt) in the order list_attempts promises: tasks in the record's
+    order, each task's attempts by ``n``, then its compensation's."""
+    tasks: Mapping[str, Any] = record.get("tasks") or {}
+    for task_id, task in tasks.items():
+        for attempt in sorted(task.get("attempts") or (), key=lambda a: a["n"]):
+            yield task_id, "task", attempt
+        compensation = task.get("compensation") or {}
+        for attempt in sorted(compensation.get("attempts") or (), key=lambda a: a["n"]):
+            yield task_id, "compensation", attempt
+
+
+def attempt_rows(tenant: str, run_id: str, record: Mapping[str, Any]) -> list[AttemptRow]:
+    return [
+        (
+            tenant,
+            run_id,
+            position,
+            task_id,
+            kind,
+            int(attempt["n"]),
+            dumps(attempt.get("arguments")),
+            dumps(attempt.get("output")),
+            None if attempt.get("error") is None else dumps(attempt["error"]),
+            attempt.get("started_at"),
+            attempt.get("finished_at"),
+        )
+        for position, (task_id, kind, attempt) in enumerate(_attempts_of(record))
+    ]
+
+
+def attempt_from_row(run_id: str, row: Any) -> AttemptEntry:
+    task_id, kind, n, arguments, output, error, started_at, finished_at = row
+    return AttemptEntry(
+        run_id=run_id,
+        task_id=task_id,
+        kind=kind,
+        n=n,
+        arguments=loads(arguments),
+        output=loads(output),
+        error=None if error is None else loads(error),
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+
+
+# events
+def event_seq(event: Mapping[str, Any]) -> int:
+    seq = event.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise ValueError(f"an event needs an integer seq, not {seq!r}")
+    return seq
+
+
+# sessions: (tenant, principal, session_id, data, created_at, expires_at)
+def session_row(tenant: str, entry: SessionEntry) -> tuple[str, str, str, str, str, str]:
+    return (
+        tenant,
+        entry.principal,
+        entry.session_id,
+        dumps(entry.data),
+        timestamp(entry.created_at),
+        timestamp(entry.expires_at),
+    )
+
+
+def session_from_row(row: Any) -> SessionEntry:
+    principal, session_id, data, created_at, expires_at = row
+    return SessionEntry(
+        session_id=session_id,
+        principal=principal,
+        data=loads(data),
+        created_at=_required_when(created_at),
+        expires_at=_required_when(expires_at),
+    )
+
+
+# API keys: (key_id, tenant, user, scopes, key_hash, created_at, revoked_at)
+def api_key_row(entry: ApiKeyEntry) -> tuple[str, str, str | None, str, str, str, str | None]:
+    return (
+        entry.key_id,
+        entry.tenant,
+        entry.user,
+        dumps(list(entry.scopes)),
+        entry.key_hash,
+        timestamp(entry.created_at),
+        None if entry.revoked_at is None else timestamp(entry.revoked_at),
+    )
+
+
+def api_key_from_row(row: Any) -> ApiKeyEntry:
+    key_id, tenant, user, scopes, key_hash, created_at, revoked_at = row
+    return ApiKeyEntry(
+        key_id=key_id,
+        tenant=tenant,
+        user=user,
+        scopes=tuple(loads(scopes)),
+        key_hash=key_hash,
+        created_at=_required_when(created_at),
+        revoked_at=_when(revoked_at),
+    )
+
+
+# audit: (tenant, at, user, action, tool, run_id, task_id, detail)
+def audit_row(
+    tenant: str, entry: AuditEntry
+) -> tuple[str, str, str | None, str, str | None, str | None, str | None, str]:
+    return (
+        tenant,
+        timestamp(entry.at),
+        entry.user,
+        entry.action,
+        entry.tool,
+        entry.run_id,
+        entry.task_id,
+        dumps(entry.detail),
+    )
+
+
+def audit_from_row(row: Any) -> AuditEntry:
+    at, user, action, tool, run_id, task_id, detail = row
+    return AuditEntry(
+        at=_required_when(at),
+        user=user,
+        action=action,
+        tool=tool,
+        run_id=run_id,
+        task_id=task_id,
+        detail=loads(detail),
+    )
