@@ -30,34 +30,41 @@ class PlanGraph:
     def of(cls, plan: PlanObject) -> PlanGraph:
         """Raises ValueError on an unknown dependency or a cycle (a plan that did not go
         through validation)."""
-        ids = tuple(plan.tasks)
-        dependencies = {tid: tuple(dict.fromkeys(task.dependencies)) for tid, task in plan.tasks.items()}
-        dependents: dict[str, list[str]] = {tid: [] for tid in ids}
-        for tid, deps in dependencies.items():
-            for dep in deps:
-                if dep not in dependents:
+        tasks = plan.tasks
+        dependencies: dict[str, tuple[str, ...]] = {}
+        dependents: dict[str, list[str]] = {tid: [] for tid in tasks}
+        waiting: dict[str, int] = {}
+        order: list[str] = []
+        for tid, task in tasks.items():
+            deps = task.dependencies
+            unique = tuple(deps) if len(deps) < 2 else tuple(dict.fromkeys(deps))
+            dependencies[tid] = unique
+            for dep in unique:
+                children = dependents.get(dep)
+                if children is None:
                     raise ValueError(f"task {tid!r} depends on unknown task {dep!r}")
-                dependents[dep].append(tid)
-        handlers = {task.on_error: tid for tid, task in plan.tasks.items() if task.on_error}
+                children.append(tid)
+            waiting[tid] = len(unique)
+            if not unique:
+                order.append(tid)
+        handlers = {task.on_error: tid for tid, task in tasks.items() if task.on_error}
         for handler, tid in handlers.items():
-            if handler not in plan.tasks:
+            if handler not in tasks:
                 raise ValueError(f"task {tid!r} names unknown handler {handler!r}")
 
-        waiting = {tid: len(deps) for tid, deps in dependencies.items()}
-        order = [tid for tid in ids if waiting[tid] == 0]
         for tid in order:  # Kahn's algorithm; the list grows while we walk it
             for child in dependents[tid]:
                 waiting[child] -= 1
                 if waiting[child] == 0:
                     order.append(child)
-        if len(order) != len(ids):
-            stuck = sorted(tid for tid in ids if waiting[tid])
+        if len(order) != len(tasks):
+            stuck = sorted(tid for tid in tasks if waiting[tid])
             raise ValueError(f"the plan has a cycle through {', '.join(stuck)}")
 
         rank: dict[str, int] = {}
         for tid in reversed(order):
             children = dependents[tid]
-            rank[tid] = 1 + max([rank[child] for child in children]) if children else 1
+            rank[tid] = 1 + max(map(rank.__getitem__, children)) if children else 1
         for handler, tid in handlers.items():
             rank[handler] = max(rank[handler], rank[tid])
 
@@ -67,5 +74,5 @@ class PlanGraph:
             handles=handlers,
             topological=tuple(order),
             rank=rank,
-            sinks=tuple(tid for tid in ids if not dependents[tid] and tid not in handlers),
+            sinks=tuple(tid for tid, children in dependents.items() if not children and tid not in handlers),
         )

@@ -48,17 +48,31 @@ class Admission:
         self._in_use = 0
         self._by_tool: dict[str, int] = {}
         self._by_server: dict[str, int] = {}
+        self._unlimited: set[str] = set()
+        """Tools with neither a tool nor a server limit: only the plan's limit counts."""
 
     def push(self, task_id: str, rank: int, spec: ToolSpec) -> None:
-        self._specs[spec.name] = spec
-        heapq.heappush(self._queues.setdefault(spec.name, []), (-rank, task_id))
+        name = spec.name
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues[name] = []
+            if name not in self._specs:
+                self._specs[name] = spec
+                self._by_tool[name] = 0
+                self._by_server.setdefault(spec.source, 0)
+                if spec.max_concurrency is None and spec.source not in self._per_server:
+                    self._unlimited.add(name)
+        heapq.heappush(queue, (-rank, task_id))
 
-    def _has_room(self, spec: ToolSpec) -> bool:
+    def _has_room(self, tool: str) -> bool:
+        if tool in self._unlimited:
+            return True
+        spec = self._specs[tool]
         tool_limit = spec.max_concurrency
-        if tool_limit is not None and self._by_tool.get(spec.name, 0) >= tool_limit:
+        if tool_limit is not None and self._by_tool[tool] >= tool_limit:
             return False
         server_limit = self._per_server.get(spec.source)
-        return server_limit is None or self._by_server.get(spec.source, 0) < server_limit
+        return server_limit is None or self._by_server[spec.source] < server_limit
 
     def pop(self) -> tuple[str, ToolSpec] | None:
         if self._in_use >= self._plan_limit:
@@ -66,8 +80,9 @@ class Admission:
         best: tuple[int, str] | None = None
         best_tool = ""
         for tool, queue in self._queues.items():
-            if (best is None or queue[0] < best) and self._has_room(self._specs[tool]):
-                best, best_tool = queue[0], tool
+            head = queue[0]
+            if (best is None or head < best) and self._has_room(tool):
+                best, best_tool = head, tool
         if best is None:
             return None
         queue = self._queues[best_tool]
@@ -76,8 +91,8 @@ class Admission:
             del self._queues[best_tool]
         spec = self._specs[best_tool]
         self._in_use += 1
-        self._by_tool[spec.name] = self._by_tool.get(spec.name, 0) + 1
-        self._by_server[spec.source] = self._by_server.get(spec.source, 0) + 1
+        self._by_tool[best_tool] += 1
+        self._by_server[spec.source] += 1
         return best[1], spec
 
     def release(self, spec: ToolSpec) -> None:

@@ -134,15 +134,10 @@ class Attempts:
         if self._current is None:
             return None
         n, started_at = self._current
-        error = ErrorInfo(code=RunErrorCode.CANCELLED, message=f"attempt {n} was cancelled")
-        return self._record(n, started_at, None, error)
-
-    def _record(self, n: int, started_at: datetime, output: Any, error: ErrorInfo | None) -> AttemptRecord:
         return AttemptRecord(
             n=n,
             arguments=self._call.arguments,
-            output=output,
-            error=error,
+            error=ErrorInfo(code=RunErrorCode.CANCELLED, message=f"attempt {n} was cancelled"),
             started_at=started_at,
             finished_at=self._clock.now(),
         )
@@ -181,7 +176,14 @@ class Attempts:
             else:
                 output = extract_output(result)
         self._current = None
-        return self._record(n, started_at, output, error)
+        return AttemptRecord(
+            n=n,
+            arguments=call.arguments,
+            output=output,
+            error=error,
+            started_at=started_at,
+            finished_at=self._clock.now(),
+        )
 
 
 _ERROR_FIELDS = frozenset(ErrorInfo.model_fields)

@@ -210,15 +210,16 @@ class Scheduler:
     # -- launching -----------------------------------------------------------------------
 
     def _make_ready(self, tid: str) -> None:
-        if self._state.halt is not None:
+        state = self._state
+        if state.halt is not None:
             return
         tool_name = self._plan.tasks[tid].tool_name
-        spec = self._spec(tool_name)
+        spec = self._specs[tool_name] if tool_name in self._specs else self._spec(tool_name)
         if spec is None:
-            self._state.fail(tid, _not_permitted(tool_name))
+            state.fail(tid, _not_permitted(tool_name))
             return
-        self._state.tasks[tid].spec = spec
-        self._admission.push(tid, self._state.graph.rank[tid], spec)
+        state.tasks[tid].spec = spec
+        self._admission.push(tid, state.graph.rank[tid], spec)
 
     def _spec(self, tool_name: str) -> ToolSpec | None:
         """The tool's spec if this run may call it. Looked up once per run: the registry
@@ -238,20 +239,21 @@ class Scheduler:
         key: str,
     ) -> Call:
         task = self._plan.tasks[tid]
-        return Call(
-            task_id=tid,
-            tool_name=tool_name,
-            arguments=arguments,
-            meta=call_meta(self._state.run_id, tid, key),
-            policy=task.retry or _DEFAULT_RETRY,
-            timeout_s=timeout_s or spec.timeout_s,
-            retry_timeouts=spec.idempotent or task.retry_after_timeout,
+        return Call(  # positional: this runs once per task
+            tid,
+            tool_name,
+            arguments,
+            call_meta(self._state.run_id, tid, key),
+            task.retry or _DEFAULT_RETRY,
+            timeout_s or spec.timeout_s,
+            spec.idempotent or task.retry_after_timeout,
         )
 
     def _launch(self, tid: str, spec: ToolSpec) -> None:
         task = self._plan.tasks[tid]
+        parameters = task.parameters
         try:
-            arguments = resolve(task.parameters, self._state.lookup)
+            arguments = resolve(parameters, self._state.lookup) if parameters else {}
         except BadReference as bad:
             self._admission.release(spec)
             self._state.fail(tid, bad.error)
@@ -259,7 +261,9 @@ class Scheduler:
         scope = self._running[tid] = CancelScope()
         self._state.running(tid, task.tool_name)
         key = f"{self._state.run_id}:{tid}"  # the same on every attempt
-        self._dispatch(Job(self._call(tid, task.tool_name, arguments, spec, task.timeout_s, key), scope))
+        call = self._call(tid, task.tool_name, arguments, spec, task.timeout_s, key)
+        self._busy += 1
+        self._jobs.send_nowait(Job(call, scope))
 
     # -- compensation ----------------------------------------------------------------------
 

@@ -83,6 +83,8 @@ class RunState:
         self._cancelled = False
         self._status = RunStatus.RUNNING
         self._output: Any = None
+        self._now = clock.now
+        self._monotonic = clock.monotonic
         self._started_at = clock.now()
         self._started = clock.monotonic()
         self._finished_at: datetime | None = None
@@ -97,9 +99,13 @@ class RunState:
         self._log.close()
 
     def emit(self, type_: EventType, task_id: str | None, attempt: int | None, **detail: Any) -> None:
+        self._emit(type_, task_id, attempt, detail)
+
+    def _emit(
+        self, type_: EventType, task_id: str | None, attempt: int | None, detail: dict[str, Any]
+    ) -> None:
         self._seq += 1
-        at = self._clock.now()
-        self._log.append(Event(self._seq, at, self.run_id, task_id, type_, attempt, detail))
+        self._log.append(Event(self._seq, self._now(), self.run_id, task_id, type_, attempt, detail))
 
     def lookup(self, ref: Ref) -> Any:
         """The value a reference's root names (see ``_resolve.RootLookup``)."""
@@ -128,8 +134,8 @@ class RunState:
 
     def running(self, tid: str, tool: str) -> None:
         state = self.tasks[tid]
-        state.status, state.started = TaskStatus.RUNNING, self._clock.monotonic()
-        self.emit(EventType.TASK_RUNNING, tid, 1, tool=tool)
+        state.status, state.started = TaskStatus.RUNNING, self._monotonic()
+        self._emit(EventType.TASK_RUNNING, tid, 1, {"tool": tool})
 
     @staticmethod
     def _timing(state: TaskState) -> dict[str, float]:
@@ -153,7 +159,7 @@ class RunState:
         """The call of ``tid`` is over: ``last`` is its final attempt, if it made one."""
         state = self.tasks[tid]
         if state.started is not None:
-            state.duration_s = round(self._clock.monotonic() - state.started, 6)
+            state.duration_s = round(self._monotonic() - state.started, 6)
         if last is not None:
             state.attempts.append(last)
         if cancelled or last is None:
@@ -166,7 +172,7 @@ class RunState:
             self.emit(EventType.TASK_CANCELLED, tid, attempt, error=error, **self._timing(state))
             self._ended_without_output(tid)
         elif last.error is None:
-            self._succeed(tid, last)
+            self._succeed(tid, state, last)
         else:
             self.fail(tid, last.error)
 
@@ -199,11 +205,10 @@ class RunState:
         self.emit(EventType.RUN_ABORTING, None, None, error=error.as_json())
         self._on_halt()
 
-    def _succeed(self, tid: str, last: AttemptRecord) -> None:
-        state = self.tasks[tid]
+    def _succeed(self, tid: str, state: TaskState, last: AttemptRecord) -> None:
         state.status, state.output, state.has_output = TaskStatus.SUCCEEDED, last.output, True
         self.succeeded.append(tid)
-        self.emit(EventType.TASK_SUCCEEDED, tid, last.n, **self._timing(state))
+        self._emit(EventType.TASK_SUCCEEDED, tid, last.n, self._timing(state))
         handled = self.graph.handles.get(tid)
         if handled is not None and self.tasks[handled].awaiting == tid:
             recovered = self.tasks[handled]
@@ -214,11 +219,15 @@ class RunState:
         self._release_dependents(tid)
 
     def _release_dependents(self, tid: str) -> None:
+        tasks, handlers = self.tasks, self.graph.handles
         for child in self.graph.dependents[tid]:
-            state = self.tasks[child]
+            state = tasks[child]
             state.waiting -= 1
-            needed = child not in self.graph.handles or state.requested
-            if state.waiting == 0 and state.status is TaskStatus.PENDING and needed:
+            if (
+                state.waiting == 0
+                and state.status is TaskStatus.PENDING
+                and (state.requested or child not in handlers)  # a handler waits to be needed
+            ):
                 self._on_ready(child)
 
     def _ended_without_output(self, tid: str) -> None:

@@ -70,7 +70,7 @@ async def _perform(
 ) -> Finished:
     call = job.call
     if job.scope.cancel_called:
-        return Finished(call.task_id, job.compensation, None, cancelled=True)
+        return Finished(call.task_id, job.compensation, None, True)
 
     def on_retry(attempt: AttemptRecord, delay_s: float) -> None:
         inbox.send_nowait(Retrying(call.task_id, job.compensation, attempt, delay_s))
@@ -80,8 +80,8 @@ async def _perform(
     with job.scope:
         last = await attempts.run()
     if last is None:
-        return Finished(call.task_id, job.compensation, attempts.interrupted(), cancelled=True)
-    return Finished(call.task_id, job.compensation, last, cancelled=False)
+        return Finished(call.task_id, job.compensation, attempts.interrupted(), True)
+    return Finished(call.task_id, job.compensation, last, False)
 
 
 async def work(
