@@ -91,34 +91,39 @@ OnRetry = Callable[[AttemptRecord, float], None]
 
 
 class Attempts:
-    """Runs the attempts of one :class:`Call`; :meth:`run` returns the last attempt."""
+    """Makes the attempts of calls, one call at a time: each worker has one.
 
-    def __init__(self, call: Call, tools: ToolView, clock: Clock, sleep: Sleep, on_retry: OnRetry) -> None:
-        self._call = call
+    :meth:`run` returns a call's last attempt; if the call is cancelled instead,
+    :meth:`interrupted` returns the attempt it cut short.
+    """
+
+    __slots__ = ("_clock", "_current", "_on_retry", "_sleep", "_tools")
+
+    def __init__(self, tools: ToolView, clock: Clock, sleep: Sleep, on_retry: OnRetry) -> None:
         self._tools = tools
         self._clock = clock
         self._sleep = sleep
         self._on_retry = on_retry
         self._current: tuple[int, datetime] | None = None
 
-    async def run(self) -> AttemptRecord:
+    async def run(self, call: Call) -> AttemptRecord:
         # Most calls succeed at once, and tenacity's loop costs ~25 µs per call, so the
         # first attempt runs on its own; tenacity takes over only for a retryable failure,
         # replaying that first outcome so attempt numbers and waits are its own.
-        first = await self._attempt(1)
-        if not _should_retry(first) or self._call.policy.max_attempts == 1:
+        first = await self._attempt(call, 1)
+        if first.error is None or not first.error.retryable or call.policy.max_attempts == 1:
             return first
         attempts = 0
 
         async def attempt() -> AttemptRecord:
             nonlocal attempts
             attempts += 1
-            return first if attempts == 1 else await self._attempt(attempts)
+            return first if attempts == 1 else await self._attempt(call, attempts)
 
         retrying = AsyncRetrying(
             sleep=self._sleep,
-            stop=stop_after_attempt(self._call.policy.max_attempts),
-            wait=_wait(self._call.policy),
+            stop=stop_after_attempt(call.policy.max_attempts),
+            wait=_wait(call.policy),
             retry=retry_if_result(_should_retry),
             before_sleep=self._before_sleep,
             retry_error_callback=_last_attempt,
@@ -129,21 +134,21 @@ class Attempts:
     def _before_sleep(self, state: RetryCallState) -> None:
         self._on_retry(_last_attempt(state), state.upcoming_sleep)
 
-    def interrupted(self) -> AttemptRecord | None:
-        """The attempt under way when the call was cancelled, recorded as cancelled."""
+    def interrupted(self, call: Call) -> AttemptRecord | None:
+        """The attempt of ``call`` under way when it was cancelled, recorded as cancelled."""
         if self._current is None:
             return None
         n, started_at = self._current
+        self._current = None
         return AttemptRecord(
             n=n,
-            arguments=self._call.arguments,
+            arguments=call.arguments,
             error=ErrorInfo(code=RunErrorCode.CANCELLED, message=f"attempt {n} was cancelled"),
             started_at=started_at,
             finished_at=self._clock.now(),
         )
 
-    async def _attempt(self, n: int) -> AttemptRecord:
-        call = self._call
+    async def _attempt(self, call: Call, n: int) -> AttemptRecord:
         started_at = self._clock.now()
         self._current = (n, started_at)
         meta = {**call.meta, ATTEMPT_KEY: n}

@@ -27,7 +27,7 @@ from anyio.lowlevel import checkpoint
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from planexec.registry import ToolSpec, ToolView
-from planexec.schemas import Compensation, PlanObject, RetryPolicy
+from planexec.schemas import Compensation, PlanObject, RetryPolicy, Task
 
 from ._clock import Clock, Sleep
 from ._errors import ErrorInfo, RunErrorCode
@@ -37,7 +37,7 @@ from ._records import RunRecord, RunStatus
 from ._resolve import BadReference, resolve
 from ._retry import Call, call_meta
 from ._state import RunState
-from ._worker import CancelRequested, DeadlineReached, Finished, Job, Message, Retrying, work
+from ._worker import CancelRequested, DeadlineReached, Finished, Job, Message, Retrying, Worker
 
 __all__ = ["Scheduler"]
 
@@ -148,12 +148,13 @@ class Scheduler:
     def _handle(self, message: Message) -> None:
         state = self._state
         if isinstance(message, Finished):
+            tid = message.task_id
             self._busy -= 1
-            del self._running[message.task_id]
-            spec = state.tasks[message.task_id].spec
+            del self._running[tid]
+            spec = state.tasks[tid].spec
             assert spec is not None
             self._admission.release(spec)
-            state.finished(message.task_id, message.last, cancelled=message.cancelled)
+            state.finished(tid, message.last, cancelled=message.cancelled)
         elif isinstance(message, Retrying):
             state.retrying(message.task_id, message.attempt, message.delay_s, compensation=False)
         elif isinstance(message, CancelRequested):
@@ -202,9 +203,8 @@ class Scheduler:
     def _add_workers(self, count: int) -> None:
         assert self._task_group is not None
         for _ in range(count):
-            self._task_group.start_soon(
-                work, self._jobs_rx, self._inbox_tx, self._tools, self._clock, self._sleep
-            )
+            worker = Worker(self._jobs_rx, self._inbox_tx, self._tools, self._clock, self._sleep)
+            self._task_group.start_soon(worker.run)
         self._workers += count
 
     # -- launching -----------------------------------------------------------------------
@@ -232,13 +232,13 @@ class Scheduler:
     def _call(
         self,
         tid: str,
+        task: Task,
         tool_name: str,
         arguments: dict[str, Any],
         spec: ToolSpec,
         timeout_s: float | None,
         key: str,
     ) -> Call:
-        task = self._plan.tasks[tid]
         return Call(  # positional: this runs once per task
             tid,
             tool_name,
@@ -261,7 +261,7 @@ class Scheduler:
         scope = self._running[tid] = CancelScope()
         self._state.running(tid, task.tool_name)
         key = f"{self._state.run_id}:{tid}"  # the same on every attempt
-        call = self._call(tid, task.tool_name, arguments, spec, task.timeout_s, key)
+        call = self._call(tid, task, task.tool_name, arguments, spec, task.timeout_s, key)
         self._busy += 1
         self._jobs.send_nowait(Job(call, scope))
 
@@ -280,7 +280,8 @@ class Scheduler:
             state.compensated(tid, None, _not_permitted(compensation.tool_name))
             return
         key = f"{state.run_id}:{tid}:compensation"
-        call = self._call(tid, compensation.tool_name, arguments, spec, compensation.timeout_s, key)
+        task = self._plan.tasks[tid]
+        call = self._call(tid, task, compensation.tool_name, arguments, spec, compensation.timeout_s, key)
         self._dispatch(Job(call, CancelScope(), compensation=True))
         await self._staff()
         while True:

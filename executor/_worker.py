@@ -25,7 +25,7 @@ from ._clock import Clock, Sleep
 from ._records import AttemptRecord
 from ._retry import Attempts, Call
 
-__all__ = ["CancelRequested", "DeadlineReached", "Finished", "Job", "Message", "Retrying", "work"]
+__all__ = ["CancelRequested", "DeadlineReached", "Finished", "Job", "Message", "Retrying", "Worker"]
 
 
 class Job(NamedTuple):
@@ -65,43 +65,52 @@ class DeadlineReached:
 Message = Retrying | Finished | CancelRequested | DeadlineReached
 
 
-async def _perform(
-    job: Job, inbox: MemoryObjectSendStream[Message], tools: ToolView, clock: Clock, sleep: Sleep
-) -> Finished:
-    call = job.call
-    if job.scope.cancel_called:
-        return Finished(call.task_id, job.compensation, None, True)
-
-    def on_retry(attempt: AttemptRecord, delay_s: float) -> None:
-        inbox.send_nowait(Retrying(call.task_id, job.compensation, attempt, delay_s))
-
-    attempts = Attempts(call, tools, clock, sleep, on_retry)
-    last: AttemptRecord | None = None
-    with job.scope:
-        last = await attempts.run()
-    if last is None:
-        return Finished(call.task_id, job.compensation, attempts.interrupted(), True)
-    return Finished(call.task_id, job.compensation, last, False)
-
-
-async def work(
-    jobs: MemoryObjectReceiveStream[Job],
-    inbox: MemoryObjectSendStream[Message],
-    tools: ToolView,
-    clock: Clock,
-    sleep: Sleep,
-) -> None:
-    """Run jobs until the scheduler closes the job stream.
+class Worker:
+    """Runs jobs until the scheduler closes the job stream (start :meth:`run` in the run's
+    task group).
 
     A queued job is taken at once, without a checkpoint (the call itself yields), so one
     worker runs a burst of quick calls without a wake-up per call.
     """
-    while True:
-        try:
+
+    def __init__(
+        self,
+        jobs: MemoryObjectReceiveStream[Job],
+        inbox: MemoryObjectSendStream[Message],
+        tools: ToolView,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
+        self._jobs = jobs
+        self._inbox = inbox
+        self._attempts = Attempts(tools, clock, sleep, self._retrying)
+        self._job: Job | None = None
+
+    async def run(self) -> None:
+        jobs, inbox = self._jobs, self._inbox
+        while True:
             try:
-                job = jobs.receive_nowait()
-            except WouldBlock:
-                job = await jobs.receive()
-        except EndOfStream:
-            return
-        inbox.send_nowait(await _perform(job, inbox, tools, clock, sleep))
+                try:
+                    job = jobs.receive_nowait()
+                except WouldBlock:
+                    job = await jobs.receive()
+            except EndOfStream:
+                return
+            inbox.send_nowait(await self._perform(job))
+
+    async def _perform(self, job: Job) -> Finished:
+        call = job.call
+        if job.scope.cancel_called:
+            return Finished(call.task_id, job.compensation, None, True)
+        self._job = job
+        last: AttemptRecord | None = None
+        with job.scope:
+            last = await self._attempts.run(call)
+        if last is None:
+            return Finished(call.task_id, job.compensation, self._attempts.interrupted(call), True)
+        return Finished(call.task_id, job.compensation, last, False)
+
+    def _retrying(self, attempt: AttemptRecord, delay_s: float) -> None:
+        job = self._job
+        assert job is not None
+        self._inbox.send_nowait(Retrying(job.call.task_id, job.compensation, attempt, delay_s))
