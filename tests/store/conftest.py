@@ -33,3 +33,24 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         redis.Redis.from_url(url).flushdb()  # a fresh, empty key space per test
     async with open_store(url) as opened:
         yield opened
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (AOF, fsync always), free to kill, pause and
+    restart on the same data directory."""
+    directory = tmp_path / "redis-data"
+    directory.mkdir()
+    server = RedisServer(directory, durable=True)
+    server.start()
+    yield server
+    server.resume()  # a stopped process would not act on SIGTERM
+    server.stop()
+
+
+@pytest.fixture
+async def redis_store(redis_server: RedisServer) -> AsyncIterator[Store]:
+    """A fresh, empty Redis store on the session's server."""
+    redis.Redis.from_url(redis_server.url).flushdb()
+    async with open_store(redis_server.url) as opened:
+        yield opened

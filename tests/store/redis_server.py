@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -101,3 +102,12 @@ class RedisServer:
     def restart(self) -> None:
         self.kill()
         self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its connections but answers nothing (a stalled host)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
