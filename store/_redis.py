@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar, cast
 from urllib.parse import urlsplit
 
 import redis.exceptions
@@ -45,6 +45,9 @@ from ._redis_keys import TenantKeys, apikey_key
 from ._redis_privacy import erase_user, export_user
 
 __all__ = ["RedisStore"]
+
+# Tries of an optimistic (WATCH) transaction before giving up.
+_WATCH_ATTEMPTS = 5
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -344,13 +347,28 @@ class RedisStore:
     @_guarded
     async def revoke_api_key(self, tenant: str, key_id: str) -> None:
         key = apikey_key(key_id)
-        found = await self.redis.get(key)
-        entry = None if found is None else ApiKeyEntry.model_validate_json(found)
-        if entry is None or entry.tenant != tenant:
-            raise NotFound("API key", key_id)
-        if entry.revoked_at is None:
-            revoked = entry.model_copy(update={"revoked_at": datetime.now(UTC)})
-            await self.redis.set(key, revoked.model_dump_json(), xx=True)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            # Optimistic: if the key changes between the read and the write (another
+            # revoke), read again; that read then finds it revoked and keeps that time.
+            for _ in range(_WATCH_ATTEMPTS):
+                try:
+                    await pipe.watch(key)
+                    found = await pipe.get(key)
+                    entry = None if found is None else ApiKeyEntry.model_validate_json(found)
+                    if entry is None or entry.tenant != tenant:
+                        raise NotFound("API key", key_id)
+                    if entry.revoked_at is not None:
+                        return
+                    revoked = entry.model_copy(update={"revoked_at": datetime.now(UTC)})
+                    cast(Callable[[], None], pipe.multi)()  # redis-py leaves multi() untyped
+                    pipe.set(key, revoked.model_dump_json(), xx=True)
+                    await pipe.execute()
+                    return
+                except redis.exceptions.WatchError:
+                    # The key changed, or the connection dropped while watching it: once
+                    # more from the read (a server that is gone fails that read).
+                    await cast(Callable[[], Awaitable[None]], pipe.reset)()
+        raise StoreError(f"API key {key_id!r} kept changing while being revoked; try again")
 
     # audit
 

@@ -5,7 +5,7 @@ serves again once the server is back on the same data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -283,6 +283,44 @@ async def test_a_stalled_server_is_unavailable_after_the_socket_timeout(durable_
         with anyio.fail_after(GIVE_UP_S):
             assert await store.list_events("acme", "r1") == []
             assert (await store.get_run("acme", "r1"))["run_id"] == "r1"
+
+
+NOW = datetime(2026, 1, 31, tzinfo=UTC)
+EVERY_CALL: dict[str, Callable[[Store], Awaitable[object]]] = {
+    "save_plan": lambda s: s.save_plan("acme", plan("p1")),
+    "get_plan": lambda s: s.get_plan("acme", "p1"),
+    "list_plans": lambda s: s.list_plans("acme"),
+    "save_run": lambda s: s.save_run("acme", run_record("r1"), user="alice"),
+    "get_run": lambda s: s.get_run("acme", "r1"),
+    "list_runs": lambda s: s.list_runs("acme", status="failed"),
+    "list_attempts": lambda s: s.list_attempts("acme", "r1"),
+    "add_events": lambda s: s.add_events("acme", "r1", [event("r1", 1)]),
+    "list_events": lambda s: s.list_events("acme", "r1"),
+    "put_session": lambda s: s.put_session(
+        "acme", SessionEntry(session_id="s", principal="alice", created_at=NOW, expires_at=hour_from_now())
+    ),
+    "get_session": lambda s: s.get_session("acme", "alice", "s"),
+    "delete_session": lambda s: s.delete_session("acme", "alice", "s"),
+    "add_api_key": lambda s: s.add_api_key(
+        ApiKeyEntry(key_id="k", tenant="acme", key_hash="h", created_at=NOW)
+    ),
+    "get_api_key": lambda s: s.get_api_key("k"),
+    "list_api_keys": lambda s: s.list_api_keys("acme"),
+    "revoke_api_key": lambda s: s.revoke_api_key("acme", "k"),
+    "add_audit": lambda s: s.add_audit("acme", [AuditEntry(at=NOW, action="tool_call")]),
+    "list_audit": lambda s: s.list_audit("acme", user="alice"),
+    "export_user": lambda s: s.export_user("acme", "alice"),
+    "erase_user": lambda s: s.erase_user("acme", "alice"),
+}
+
+
+@pytest.mark.parametrize("name", EVERY_CALL)
+async def test_every_call_on_a_dead_server_is_unavailable(durable_redis: RedisServer, name: str) -> None:
+    async with RedisStore(durable_redis.url) as store:
+        await fill(store, "acme")
+        durable_redis.kill()
+        with anyio.fail_after(GIVE_UP_S), pytest.raises(StoreUnavailable):
+            await EVERY_CALL[name](store)
 
 
 async def test_opening_a_store_on_a_dead_server_is_unavailable(durable_redis: RedisServer) -> None:
