@@ -1,13 +1,17 @@
 """The Redis backend (``redis://host:port/db``), for several replicas sharing one store.
 
 Layout: :mod:`._redis_keys` (every tenant key carries the tenant's hash tag). Writes that
-touch several keys go in one MULTI transaction or one Lua script (:mod:`._redis_scripts`),
-so a reader never sees half of one.
+touch several of a tenant's keys go in one MULTI transaction or one Lua script
+(:mod:`._redis_scripts`), so a reader never sees half of one. The global API key entries
+sit in another Cluster slot, so adding (or erasing) a key is two writes: the global entry
+first, so a key is never listed without being found.
 
-Losing the server: connects and reads time out after a few seconds, a lost connection is
-retried a bounded number of times (every write is idempotent, so a retry after a lost
-reply does no harm), then the call raises :class:`StoreUnavailable`. The connection pool
-reconnects by itself, so once the server is back the same store serves calls again.
+Losing the server: connects and reads time out after a few seconds; a dropped connection
+is retried a bounded number of times, quickly, then the call raises
+:class:`StoreUnavailable`. Writes are idempotent, so a retry after a lost reply adds
+nothing twice (one visible trace: ``delete_session`` may then say NotFound for the session
+it did delete). The connection pool reconnects by itself, so once the server is back the
+same store serves calls again; the Lua scripts are loaded again when the server lost them.
 
 Sessions expire in Redis at their ``expires_at`` (and are NotFound past it even if Redis
 has not dropped them yet). Plans, runs, attempts and events are kept forever unless the
@@ -245,6 +249,8 @@ class RedisStore:
                 raise ValueError(f"an event needs an integer seq, not {seq!r}")
             args += [seq, dumps(event)]
         if len(args) == 1:
+            if not await self.redis.exists(keys.run(run_id)):
+                raise NotFound("run", run_id)
             return
         added = await self._add_events(keys=[keys.events(run_id), keys.run(run_id)], args=args)
         if added == -1:

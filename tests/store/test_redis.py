@@ -139,6 +139,41 @@ async def test_an_unknown_tenant_sees_nothing_of_a_crafted_neighbour(redis_store
             await redis_store.get_run(tenant, "r1")
 
 
+# indexes
+async def test_saving_a_run_again_moves_it_between_status_and_user_indexes(
+    redis_store: Store, client: redis.Redis
+) -> None:
+    await redis_store.save_run("acme", run_record("r1", status="running"), user="alice")
+    await redis_store.save_run("acme", run_record("r1", status="failed"), user="bob")
+    await redis_store.save_run("acme", run_record("r1", status="succeeded"))  # keeps bob
+
+    assert await redis_store.list_runs("acme", status="running") == []
+    assert await redis_store.list_runs("acme", status="failed") == []
+    assert [s.user for s in await redis_store.list_runs("acme", status="succeeded")] == ["bob"]
+    assert (await redis_store.export_user("acme", "alice"))["runs"] == []
+    assert [r["record"]["status"] for r in (await redis_store.export_user("acme", "bob"))["runs"]] == [
+        "succeeded"
+    ]
+    keys = TenantKeys("acme")
+    assert client.exists(keys.runs_by_status("running"), keys.user("alice", "runs")) == 0
+    assert await redis_store.erase_user("acme", "alice") == {
+        "plans": 0,
+        "runs": 0,
+        "sessions": 0,
+        "api_keys": 0,
+        "audit": 0,
+    }
+    assert [s.run_id for s in await redis_store.list_runs("acme")] == ["r1"]
+
+
+async def test_saving_a_plan_again_under_another_user_moves_it(redis_store: Store) -> None:
+    await redis_store.save_plan("acme", plan("p1", user="alice"))
+    await redis_store.save_plan("acme", plan("p1", user=None))
+    assert (await redis_store.export_user("acme", "alice"))["plans"] == []
+    assert (await redis_store.erase_user("acme", "alice"))["plans"] == 0
+    assert [p.plan_id for p in await redis_store.list_plans("acme")] == ["p1"]
+
+
 # time to live
 async def test_a_session_expires_in_redis_at_its_expires_at(redis_store: Store, client: redis.Redis) -> None:
     expires = hour_from_now()
