@@ -87,7 +87,7 @@ class Worker:
         self._job: Job | None = None
 
     async def run(self) -> None:
-        jobs, inbox = self._jobs, self._inbox
+        jobs, inbox, attempts = self._jobs, self._inbox, self._attempts
         while True:
             try:
                 try:
@@ -96,19 +96,18 @@ class Worker:
                     job = await jobs.receive()
             except EndOfStream:
                 return
-            inbox.send_nowait(await self._perform(job))
-
-    async def _perform(self, job: Job) -> Finished:
-        call = job.call
-        if job.scope.cancel_called:
-            return Finished(call.task_id, job.compensation, None, True)
-        self._job = job
-        last: AttemptRecord | None = None
-        with job.scope:
-            last = await self._attempts.run(call)
-        if last is None:
-            return Finished(call.task_id, job.compensation, self._attempts.interrupted(call), True)
-        return Finished(call.task_id, job.compensation, last, False)
+            call, scope = job.call, job.scope
+            if scope.cancel_called:  # cancelled while queued: the tool is never called
+                inbox.send_nowait(Finished(call.task_id, job.compensation, None, True))
+                continue
+            self._job = job
+            last: AttemptRecord | None = None
+            with scope:
+                last = await attempts.run(call)
+            if last is None:
+                inbox.send_nowait(Finished(call.task_id, job.compensation, attempts.interrupted(call), True))
+            else:
+                inbox.send_nowait(Finished(call.task_id, job.compensation, last, False))
 
     def _retrying(self, attempt: AttemptRecord, delay_s: float) -> None:
         job = self._job

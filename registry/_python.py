@@ -192,9 +192,9 @@ class PythonToolSource:
                 f"invalid arguments for {name}: {error.error_count()} problem(s)",
                 detail={"errors": error.errors(include_url=False, include_context=False)},
             ) from None
-        kwargs = dict(parsed.__dict__)
+        kwargs = parsed.__dict__  # the model is ours alone and dropped after the call
         if entry.context_param:
-            kwargs[entry.context_param] = ToolContext.from_meta(meta)
+            kwargs = {**kwargs, entry.context_param: ToolContext.from_meta(meta)}
         try:
             if entry.is_async:
                 value = await entry.fn(**kwargs)
