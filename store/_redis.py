@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, Self, TypeVar, cast
+from typing import Any, ParamSpec, Self, TypeVar
 from urllib.parse import urlsplit
 
 import redis.exceptions
@@ -31,8 +31,9 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from . import _redis_apikeys as apikeys
 from . import _redis_scripts as scripts
-from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
+from ._errors import NotFound, StoreError, StoreUnavailable
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
 from ._redis_codec import (
     attempts_of,
@@ -45,13 +46,10 @@ from ._redis_codec import (
     members,
     time_score,
 )
-from ._redis_keys import TenantKeys, apikey_key
+from ._redis_keys import TenantKeys
 from ._redis_privacy import erase_user, export_user
 
 __all__ = ["RedisStore"]
-
-# Tries of an optimistic (WATCH) transaction before giving up.
-_WATCH_ATTEMPTS = 5
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -321,60 +319,19 @@ class RedisStore:
 
     @_guarded
     async def add_api_key(self, entry: ApiKeyEntry) -> None:
-        value = entry.model_dump_json()
-        key = apikey_key(entry.key_id)
-        # The global key and the tenant's set live in different Cluster slots, so they are
-        # two writes: claim the id first; a retry of a call that claimed it finishes it.
-        if not await self.redis.set(key, value, nx=True):
-            if await self.redis.get(key) != value:
-                raise Conflict(f"API key id {entry.key_id!r} already exists")
-        await self.redis.sadd(TenantKeys(entry.tenant).apikeys, entry.key_id)
+        await apikeys.add(self.redis, entry)
 
     @_guarded
     async def get_api_key(self, key_id: str) -> ApiKeyEntry:
-        found = await self.redis.get(apikey_key(key_id))
-        if found is None:
-            raise NotFound("API key", key_id)
-        return ApiKeyEntry.model_validate_json(found)
+        return await apikeys.get(self.redis, key_id)
 
     @_guarded
     async def list_api_keys(self, tenant: str) -> list[ApiKeyEntry]:
-        return await self._api_keys(tenant)
-
-    async def _api_keys(self, tenant: str) -> list[ApiKeyEntry]:
-        key_ids = sorted(members(await self.redis.smembers(TenantKeys(tenant).apikeys)))
-        if not key_ids:
-            return []
-        found = await self.redis.mget([apikey_key(key_id) for key_id in key_ids])
-        entries = [ApiKeyEntry.model_validate_json(value) for value in found if value is not None]
-        entries = [entry for entry in entries if entry.tenant == tenant]
-        return sorted(entries, key=lambda entry: (entry.created_at, entry.key_id))
+        return await apikeys.of_tenant(self.redis, tenant)
 
     @_guarded
     async def revoke_api_key(self, tenant: str, key_id: str) -> None:
-        key = apikey_key(key_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            # Optimistic: if the key changes between the read and the write (another
-            # revoke), read again; that read then finds it revoked and keeps that time.
-            for _ in range(_WATCH_ATTEMPTS):
-                try:
-                    await pipe.watch(key)
-                    found = await pipe.get(key)
-                    entry = None if found is None else ApiKeyEntry.model_validate_json(found)
-                    if entry is None or entry.tenant != tenant:
-                        raise NotFound("API key", key_id)
-                    if entry.revoked_at is not None:
-                        return
-                    revoked = entry.model_copy(update={"revoked_at": datetime.now(UTC)})
-                    cast(Callable[[], None], pipe.multi)()  # redis-py leaves multi() untyped
-                    pipe.set(key, revoked.model_dump_json(), xx=True)
-                    await pipe.execute()
-                    return
-                except redis.exceptions.WatchError:
-                    # The key changed, or the connection dropped while watching it: once
-                    # more from the read (a server that is gone fails that read).
-                    await cast(Callable[[], Awaitable[None]], pipe.reset)()
-        raise StoreError(f"API key {key_id!r} kept changing while being revoked; try again")
+        await apikeys.revoke(self.redis, tenant, key_id)
 
     # audit
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from . import _redis_apikeys as apikeys
 from ._models import PlanEntry, SessionEntry
 from ._redis_codec import audit_entry, loads, text
 from ._redis_keys import TenantKeys, apikey_key
@@ -53,7 +54,7 @@ async def export_user(store: RedisStore, tenant: str, user: str) -> dict[str, An
             )
     now = datetime.now(UTC)
     sessions = [SessionEntry.model_validate_json(entry) for entry in _take(found, len(session_keys)) if entry]
-    api_keys = [entry for entry in await store._api_keys(tenant) if entry.user == user]
+    api_keys = [entry for entry in await apikeys.of_tenant(store.redis, tenant) if entry.user == user]
     return {
         "tenant": tenant,
         "user": user,
@@ -92,7 +93,7 @@ async def erase_user(store: RedisStore, tenant: str, user: str) -> dict[str, int
         for run_id, (owner, status_key) in zip(run_ids, run_owners, strict=True)
         if owner == runs_index
     ]
-    api_keys = [entry.key_id for entry in await store._api_keys(tenant) if entry.user == user]
+    api_keys = [entry.key_id for entry in await apikeys.of_tenant(store.redis, tenant) if entry.user == user]
 
     session_keys = sorted(session_keys)
     async with redis.pipeline(transaction=True) as pipe:
