@@ -66,6 +66,10 @@ class SqliteStore:
             except OSError as exc:
                 message = f"SQLite store {self.path}: cannot create its directory: {exc}"
                 raise StoreUnavailable(message) from exc
+            # aiosqlite does not wait for its worker thread when opening fails, and the thread
+            # may then report to a closed event loop (omnilib/aiosqlite#241): opening the file
+            # once in a plain thread first turns the usual failures into a plain error.
+            await anyio.to_thread.run_sync(_probe, self.path)
             conn = await aiosqlite.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
             try:
                 await self._configure(conn)
@@ -350,6 +354,10 @@ class SqliteStore:
         except sqlite3.Error as exc:
             name = getattr(exc, "sqlite_errorname", type(exc).__name__)
             raise StoreUnavailable(f"SQLite store {self.path}: {name}: {exc}") from exc
+
+
+def _probe(path: str) -> None:
+    sqlite3.connect(path).close()
 
 
 def _now() -> str:
