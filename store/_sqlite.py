@@ -82,10 +82,12 @@ class SqliteStore:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with anyio.CancelScope(shield=True):
-                await conn.close()
+        # Under the lock: a call under way finishes (or rolls back) before the file closes.
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                conn, self._conn = self._conn, None
+                if conn is not None:
+                    await conn.close()
 
     async def _configure(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000):d}")
@@ -319,8 +321,8 @@ class SqliteStore:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        conn = self._open_connection()
         async with self._lock:
+            conn = self._open_connection()
             with self._unavailable_on_error():
                 yield conn
 
@@ -329,8 +331,8 @@ class SqliteStore:
 
     @asynccontextmanager
     async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
-        conn = self._open_connection()
         async with self._lock:
+            conn = self._open_connection()
             with self._unavailable_on_error():
                 await conn.execute(begin)
                 try:
