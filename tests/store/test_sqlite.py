@@ -190,6 +190,20 @@ async def test_an_unusable_path_is_unavailable(tmp_path: Path, where: str) -> No
     assert isinstance(caught.value.__cause__, sqlite3.OperationalError | OSError)
 
 
+async def test_expired_sessions_are_purged_by_later_writes_of_their_tenant(tmp_path: Path) -> None:
+    path = tmp_path / "planexec.db"
+    expired = SessionEntry(session_id="old", principal="alice", created_at=at(0), expires_at=at(1))
+    async with _store(path) as store:
+        for tenant in ("acme", "globex"):
+            await store.put_session(tenant, expired)
+        await store.put_session(
+            "acme", expired.model_copy(update={"session_id": "new", "expires_at": at(10**9)})
+        )
+    with _raw(path) as conn:
+        rows = conn.execute("SELECT tenant, session_id FROM sessions ORDER BY tenant, session_id").fetchall()
+    assert rows == [("acme", "new"), ("globex", "old")]  # a write purges its own tenant's rows only
+
+
 async def test_a_closed_store_is_unavailable(tmp_path: Path) -> None:
     store = _store(tmp_path / "planexec.db")
     async with store:
