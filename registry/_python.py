@@ -113,7 +113,9 @@ class _PythonTool:
     parameters (``extra="forbid"``, so nothing else)."""
     context_param: str | None
     wraps_result: bool
-    result_adapter: TypeAdapter[Any]
+    validate_result: Callable[[Any], Any]
+    dump_result: Callable[..., Any]
+    """The return annotation's validator and serializer (built: the output schema is)."""
 
 
 def _build(fn: Callable[..., Any], source: str, prefix: str) -> _PythonTool:
@@ -161,8 +163,16 @@ def _build(fn: Callable[..., Any], source: str, prefix: str) -> _PythonTool:
         max_concurrency=options.max_concurrency,
         source=source,
     )
-    validate = model.__pydantic_validator__.validate_python
-    return _PythonTool(spec, fn, inspect.iscoroutinefunction(fn), validate, context_param, wraps, adapter)
+    return _PythonTool(
+        spec,
+        fn,
+        inspect.iscoroutinefunction(fn),
+        model.__pydantic_validator__.validate_python,
+        context_param,
+        wraps,
+        adapter.validator.validate_python,
+        adapter.serializer.to_python,
+    )
 
 
 class PythonToolSource:
@@ -207,8 +217,7 @@ class PythonToolSource:
         try:
             # Validate before dumping, as the MCP SDK does: a value its annotation does not
             # allow (or that has no JSON form) is the tool's failure, not the caller's crash.
-            adapter = entry.result_adapter
-            dumped = adapter.dump_python(adapter.validate_python(value), mode="json")
+            dumped = entry.dump_result(entry.validate_result(value), mode="json")
         except (ValidationError, PydanticSerializationError) as error:
             return _error_result(
                 f"{name} returned a value its return annotation does not allow: {error}", retryable=False
