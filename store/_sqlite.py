@@ -1,7 +1,8 @@
 """The SQLite store (the default): one file, through aiosqlite.
 
-The file runs in WAL mode with ``synchronous=NORMAL`` (a crash may lose the last
-transactions but never corrupts the file), foreign keys on and a busy timeout, so several
+The file runs in WAL mode with ``synchronous=NORMAL`` (a power loss may undo the last
+commits, a crashed process does not; the file is never corrupted), foreign keys on and a
+busy timeout, so several
 store instances (processes, replicas on one host) can share it: writers wait for each
 other up to the timeout, then fail with StoreUnavailable. Opening applies the schema
 migrations (:mod:`._sqlite_schema`) and creates the file's directory when missing.
