@@ -2,9 +2,8 @@
 
 The file runs in WAL mode with ``synchronous=NORMAL`` (a power loss may undo the last
 commits, a crashed process does not; the file is never corrupted), foreign keys on and a
-busy timeout, so several
-store instances (processes, replicas on one host) can share it: writers wait for each
-other up to the timeout, then fail with StoreUnavailable. Opening applies the schema
+busy timeout, so several store instances (processes, replicas on one host) can share it:
+writers wait for each other up to the timeout, then fail with StoreUnavailable. Opening applies the schema
 migrations (:mod:`._sqlite_schema`) and creates the file's directory when missing.
 
 One store holds one connection; an ``anyio.Lock`` gives each call the connection to itself.
