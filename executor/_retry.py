@@ -12,7 +12,7 @@ backoff^(n-1)`` capped at ``max_delay_s``, plus with jitter a uniform extra of u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -35,28 +35,24 @@ from ._errors import ErrorInfo, RunErrorCode, error_from_tool_call
 from ._records import AttemptRecord
 from ._resolve import extract_output
 
-__all__ = ["ATTEMPT_KEY", "Attempts", "Call", "call_meta"]
+__all__ = ["Attempts", "Call"]
 
 _PREFIX = "planexec/"
-ATTEMPT_KEY = f"{_PREFIX}attempt"
-
-
-def call_meta(run_id: str, task_id: str, idempotency_key: str) -> dict[str, Any]:
-    """``_meta`` of a call without the attempt number (added per attempt)."""
-    return {
-        f"{_PREFIX}run_id": run_id,
-        f"{_PREFIX}task_id": task_id,
-        f"{_PREFIX}idempotency_key": idempotency_key,
-    }
+_RUN_ID = f"{_PREFIX}run_id"
+_TASK_ID = f"{_PREFIX}task_id"
+_ATTEMPT = f"{_PREFIX}attempt"
+_IDEMPOTENCY_KEY = f"{_PREFIX}idempotency_key"
 
 
 class Call(NamedTuple):
     """One tool call to make, with its retry and timeout rules."""
 
+    run_id: str
     task_id: str
     tool_name: str
     arguments: dict[str, Any]
-    meta: Mapping[str, Any]
+    idempotency_key: str
+    """The same on every attempt (``run_id:task_id``, or ``...:compensation``)."""
     policy: RetryPolicy
     timeout_s: float | None
     retry_timeouts: bool
@@ -151,7 +147,12 @@ class Attempts:
     async def _attempt(self, call: Call, n: int) -> AttemptRecord:
         started_at = self._clock.now()
         self._current = (n, started_at)
-        meta = {**call.meta, ATTEMPT_KEY: n}
+        meta = {
+            _RUN_ID: call.run_id,
+            _TASK_ID: call.task_id,
+            _ATTEMPT: n,
+            _IDEMPOTENCY_KEY: call.idempotency_key,
+        }
         output: Any = None
         error: ErrorInfo | None = None
         try:

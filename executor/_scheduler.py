@@ -35,7 +35,7 @@ from ._events import EventLog
 from ._limits import Admission, Limits
 from ._records import RunRecord, RunStatus
 from ._resolve import BadReference, resolve
-from ._retry import Call, call_meta
+from ._retry import Call
 from ._state import RunState
 from ._worker import CancelRequested, DeadlineReached, Finished, Job, Message, Retrying, Worker
 
@@ -240,10 +240,11 @@ class Scheduler:
         key: str,
     ) -> Call:
         return Call(  # positional: this runs once per task
+            self._state.run_id,
             tid,
             tool_name,
             arguments,
-            call_meta(self._state.run_id, tid, key),
+            key,
             task.retry or _DEFAULT_RETRY,
             timeout_s or spec.timeout_s,
             spec.idempotent or task.retry_after_timeout,
