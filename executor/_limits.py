@@ -65,8 +65,6 @@ class Admission:
         heapq.heappush(queue, (-rank, task_id))
 
     def _has_room(self, tool: str) -> bool:
-        if tool in self._unlimited:
-            return True
         spec = self._specs[tool]
         tool_limit = spec.max_concurrency
         if tool_limit is not None and self._by_tool[tool] >= tool_limit:
@@ -81,7 +79,7 @@ class Admission:
         best_tool = ""
         for tool, queue in self._queues.items():
             head = queue[0]
-            if (best is None or head < best) and self._has_room(tool):
+            if (best is None or head < best) and (tool in self._unlimited or self._has_room(tool)):
                 best, best_tool = head, tool
         if best is None:
             return None

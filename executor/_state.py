@@ -68,7 +68,7 @@ class RunState:
         self.run_id = run_id
         self.plan = plan
         self.graph = PlanGraph.of(plan)
-        self.tasks = {tid: TaskState(waiting=len(deps)) for tid, deps in self.graph.dependencies.items()}
+        self.tasks = {tid: TaskState(len(deps)) for tid, deps in self.graph.dependencies.items()}
         self.succeeded: list[str] = []
         """Tasks that succeeded, in completion order (what compensation undoes)."""
         self.halt: ErrorInfo | None = None
