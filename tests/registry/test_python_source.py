@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -506,6 +508,14 @@ def test_tool_result_is_read_only_and_compares_by_value() -> None:
     assert result != ToolResult(structured_content={"a": 1}, is_error=True)
     assert result != {"a": 1}
     assert ToolResult().content == [] and ToolResult().structured_content is None
+
+
+def test_tool_results_copy_and_pickle_as_values() -> None:
+    value = {"a": [1, "é"]}
+    lazy = ToolResult.from_value(value, value)
+    for copied in (copy.copy(lazy), copy.deepcopy(lazy), pickle.loads(pickle.dumps(lazy))):
+        assert copied == lazy
+        assert copied.content == [{"type": "text", "text": json.dumps(value, separators=(",", ":"))}]
 
 
 def test_tool_result_copies_the_content_it_is_given() -> None:
