@@ -263,8 +263,7 @@ class Scheduler:
         self._state.running(tid, task.tool_name)
         key = f"{self._state.run_id}:{tid}"  # the same on every attempt
         call = self._call(tid, task, task.tool_name, arguments, spec, task.timeout_s, key)
-        self._busy += 1
-        self._jobs.send_nowait(Job(call, scope))
+        self._dispatch(Job(call, scope))
 
     # -- compensation ----------------------------------------------------------------------
 
