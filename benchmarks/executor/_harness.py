@@ -380,8 +380,9 @@ def _summarize_makespan(samples: list[dict[str, Any]]) -> dict[str, Any]:
 def judge(config: Config, overhead: dict[str, Any], makespan: dict[str, Any]) -> list[dict[str, Any]]:
     headline = overhead["systems"][PLANEXEC]["sizes"][str(config.headline_size)]
     us = headline.get("us_per_task")
-    ratios = {size: r for size, r in overhead["langgraph_over_planexec"].items() if r is not None}
-    worst_ratio = min(ratios.values()) if ratios else None
+    # The issue sets the ratio on the headline (10,000-task) DAG; the smaller sizes are
+    # reported beside it (LangGraph's per-task cost grows with the graph, so they are closer).
+    headline_ratio = overhead["langgraph_over_planexec"].get(str(config.headline_size))
     k = f"k{config.k}"
     unlimited = makespan["modes"]["unlimited"]["systems"][PLANEXEC].get("ratio")
     limited = makespan["modes"][k]["systems"][PLANEXEC].get("ratio")
@@ -401,11 +402,12 @@ def judge(config: Config, overhead: dict[str, Any], makespan: dict[str, Any]) ->
         },
         {
             "name": "langgraph_over_planexec",
-            "description": "LangGraph µs/task ÷ planexec µs/task, worst over the DAG sizes",
-            "value": worst_ratio,
+            "description": f"LangGraph µs/task ÷ planexec µs/task on the {config.headline_size}-task DAG "
+            "(other sizes in per_size)",
+            "value": headline_ratio,
             "per_size": overhead["langgraph_over_planexec"],
             "target": f">= {LANGGRAPH_MIN_RATIO:g}",
-            "pass": verdict(worst_ratio, lambda v: v >= LANGGRAPH_MIN_RATIO),
+            "pass": verdict(headline_ratio, lambda v: v >= LANGGRAPH_MIN_RATIO),
         },
         {
             "name": "makespan_unlimited",
