@@ -3,6 +3,10 @@
 Exit codes: 0 success / valid, 1 invalid plan or failed run, 2 usage error. With
 ``--json`` a command prints exactly one JSON document on stdout and nothing else there;
 without it, a readable report. Usage errors go to stderr with nothing on stdout.
+
+Commands live in their own modules (``_run_cli``, ``_runs_cli``, ``_replay_cli``,
+``_graph_cli``), each adding itself with ``register(app)``. Configuration
+(:class:`._config.Settings`) is read from the environment once, at this edge.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from rich.console import Console
 from planexec import __version__
 from planexec.planner import Limits
 
-from . import _run_cli
+from . import _graph_cli, _replay_cli, _run_cli, _runs_cli
 from ._cli_common import (
     DEFAULT_LIMITS,
     JsonOption,
@@ -24,6 +28,7 @@ from ._cli_common import (
     print_json,
     render_validation,
 )
+from ._config import Settings
 
 __all__ = ["app", "main"]
 
@@ -77,7 +82,12 @@ def validate(
 
 
 _run_cli.register(app)
+_runs_cli.register(app)
+_replay_cli.register(app)
+_graph_cli.register(app)
 
 
-def main() -> None:
-    app()
+def main(settings: Settings | None = None) -> None:
+    """Run the CLI. ``settings`` stands in for the environment (``PLANEXEC_*``), which is
+    otherwise read once, by the first command that needs it."""
+    app(obj=settings)

@@ -19,10 +19,13 @@ from ._sources import ToolSourceError, catalog_from_sources
 __all__ = [
     "DEFAULT_LIMITS",
     "JsonOption",
+    "StoreOption",
     "ToolsOption",
+    "fail",
     "load_and_validate",
     "print_json",
     "render_validation",
+    "stdout_console",
     "usage_error",
 ]
 
@@ -36,11 +39,36 @@ ToolsOption = Annotated[
 ]
 DEFAULT_LIMITS = Limits()
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        metavar="URL",
+        help="Store URL: sqlite:///path.db or redis://host:port/db. Overrides PLANEXEC_STORE.",
+        show_default=False,
+    ),
+]
+
+
+def stdout_console() -> Console:
+    """A console for stdout reports. Piped output is not cut to the default 80 columns:
+    tables keep whole run ids, and lines wrap at 200."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def usage_error(message: str) -> NoReturn:
     Console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(2)
+
+
+def fail(code: str, message: str, *, json_output: bool) -> NoReturn:
+    """End a command that could not do its job (exit 1): the message on stderr and, with
+    ``--json``, the document ``{"error": {"code", "message"}}`` on stdout."""
+    Console(stderr=True).print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    if json_output:
+        print_json({"error": {"code": code, "message": message}})
+    raise typer.Exit(1)
 
 
 def print_json(document: Any) -> None:

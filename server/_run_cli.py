@@ -1,16 +1,23 @@
-"""``planexec run PLAN [--tools SRC]... [--inputs JSON] [--json]`` (DESIGN §10).
+"""``planexec run PLAN [--tools SRC]... [--inputs JSON] [--store URL] [--json]`` (DESIGN §10).
 
-Loads and validates the plan (an invalid plan is reported and nothing runs: exit 1),
-then runs it with the executor. On a terminal a live table follows the tasks; ``--json``
-prints only the run record. Ctrl-C cancels the run cooperatively: running tasks are
-cancelled and compensations still run. Exit 0 when the run succeeded, 1 otherwise, 2 on
-a usage error (an unknown tool source, bad ``--inputs``, an unreadable plan file).
+Loads and validates the plan (an invalid plan is reported, nothing runs and nothing is
+stored: exit 1), then stores the plan (provenance ``{"source": "cli", "file": PLAN}``)
+and runs it with the executor, which stores the run record and its events as the run
+goes (:class:`planexec.executor.StoreSink`), in the configured tenant. On a terminal a
+live table follows the tasks; ``--json`` prints only the run record. Ctrl-C cancels the
+run cooperatively: running tasks are cancelled and compensations still run.
+
+Exit 0 when the run succeeded, 1 otherwise, 2 on a usage error (an unknown tool source,
+bad ``--inputs``, an unreadable plan file, a store URL planexec cannot use). A store
+that is unavailable, before or during the run, ends the command with exit 1 and a clear
+message (see :mod:`._cli_store`).
 """
 
 from __future__ import annotations
 
 import json
 import signal
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
@@ -21,11 +28,21 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from planexec.executor import Event, EventType, Executor, RunRecord, RunStatus
+from planexec.executor import Event, EventType, Executor, RunRecord, RunSink, RunStatus
 from planexec.registry import ToolView
 from planexec.schemas import PlanObject
+from planexec.store import PlanEntry, Store
 
-from ._cli_common import JsonOption, ToolsOption, load_and_validate, print_json, render_validation
+from ._cli_common import (
+    JsonOption,
+    StoreOption,
+    ToolsOption,
+    load_and_validate,
+    print_json,
+    render_validation,
+)
+from ._cli_store import display_url, settings_of, store_for, with_store
+from ._config import Settings
 
 __all__ = ["register"]
 
@@ -100,9 +117,14 @@ def _summary(record: RunRecord) -> Text:
 
 
 async def _execute(
-    plan: PlanObject, tools: ToolView, inputs: dict[str, Any], progress: _Progress, live: Live | None
+    plan: PlanObject,
+    tools: ToolView,
+    sink: RunSink,
+    inputs: dict[str, Any],
+    progress: _Progress,
+    live: Live | None,
 ) -> RunRecord:
-    async with Executor(tools).start(plan, inputs) as handle, anyio.create_task_group() as watchers:
+    async with Executor(tools, sink).start(plan, inputs) as handle, anyio.create_task_group() as watchers:
 
         async def cancel_on_interrupt() -> None:
             with anyio.open_signal_receiver(signal.SIGINT) as signals:
@@ -118,6 +140,30 @@ async def _execute(
         record = await handle.wait()
         watchers.cancel_scope.cancel()
     return record
+
+
+async def _store_and_execute(
+    store: Store,
+    settings: Settings,
+    source: str,
+    plan: PlanObject,
+    tools: ToolView,
+    inputs: dict[str, Any],
+    progress: _Progress,
+    live: Live | None,
+) -> RunRecord:
+    entry = PlanEntry(
+        plan_id=plan.plan_id,
+        user=settings.user,
+        created_at=datetime.now(UTC),
+        plan=plan.to_json(),
+        provenance={"source": "cli", "file": source},
+    )
+    await store.save_plan(settings.tenant, entry)
+    from planexec.executor import StoreSink  # TRANSITIONAL: top level once the executor exports it
+
+    sink = StoreSink(store, settings.tenant, settings.user)
+    return await _execute(plan, tools, sink, inputs, progress, live)
 
 
 def _parse_inputs(text: str | None) -> dict[str, Any]:
@@ -137,15 +183,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def run(
+        ctx: typer.Context,
         plan: Annotated[str, typer.Argument(help="Plan file (.json, .yaml, .yml) or - for stdin.")],
         tools: ToolsOption = None,
         inputs: Annotated[
             str | None, typer.Option("--inputs", metavar="JSON", help="Run inputs, a JSON object.")
         ] = None,
         json_output: JsonOption = False,
+        store: StoreOption = None,
     ) -> None:
-        """Validate a plan and run it; exit 0 when the run succeeded, 1 otherwise."""
+        """Validate a plan, store it, and run it; exit 0 when the run succeeded, 1 otherwise."""
+        settings = settings_of(ctx, store)
         run_inputs = _parse_inputs(inputs)
+        store_for(settings)  # a store URL planexec cannot use is a usage error, before anything runs
         catalog, result = load_and_validate(plan, tools)
         if not result.valid or result.plan is None:
             if json_output:
@@ -154,13 +204,24 @@ def register(app: typer.Typer) -> None:
                 render_validation(Console(stderr=True), plan, result)
             raise typer.Exit(1)
 
-        progress = _Progress(result.plan)
+        valid_plan = result.plan
+        progress = _Progress(valid_plan)
         console = Console()
+
+        def execute(live: Live | None) -> RunRecord:
+            return with_store(
+                settings,
+                lambda opened: _store_and_execute(
+                    opened, settings, plan, valid_plan, catalog, run_inputs, progress, live
+                ),
+                json_output=json_output,
+            )
+
         if console.is_terminal and not json_output:
             with Live(progress, console=console, auto_refresh=False) as live:
-                record = anyio.run(_execute, result.plan, catalog, run_inputs, progress, live)
+                record = execute(live)
         else:
-            record = anyio.run(_execute, result.plan, catalog, run_inputs, progress, None)
+            record = execute(None)
         if json_output:
             print_json(record.model_dump(mode="json"))
         else:
@@ -169,4 +230,13 @@ def register(app: typer.Typer) -> None:
             console.print(_summary(record))
             if record.status is RunStatus.SUCCEEDED:
                 console.print(Text(json.dumps(record.output, indent=2, ensure_ascii=False, default=str)))
+            console.print(
+                Text.assemble(
+                    ("stored in ", "dim"),
+                    (f"{display_url(settings.store)} (tenant {settings.tenant})", "dim"),
+                    ("; see ", "dim"),
+                    (f"planexec runs show {record.run_id}", "bold"),
+                ),
+                soft_wrap=True,
+            )
         raise typer.Exit(0 if record.status is RunStatus.SUCCEEDED else 1)
