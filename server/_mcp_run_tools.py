@@ -1,0 +1,148 @@
+"""The meta-tools that run plans and read runs: execute_plan, get_run, list_runs,
+cancel_run, replay_run.
+
+Each takes the request's :class:`Call` and its validated arguments and returns a
+successful ``CallToolResult`` or raises; the dispatcher (``_mcp_tools``) turns what it
+raises into an ``is_error`` result. Every store call is scoped by the caller's tenant,
+so another tenant's plan or run is ``not_found``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from mcp.server import ServerRequestContext
+from mcp_types import CallToolResult, TextContent
+
+from planexec.executor import EventType, Executor
+from planexec.planner import validate_plan
+from planexec.schemas import PlanObject
+from planexec.store import PlanEntry
+
+from ._auth import Principal
+from ._mcp_errors import InvalidPlan, RunNotRunning
+from ._mcp_runs import LiveRun
+from ._mcp_schemas import CancelRunArgs, ExecutePlanArgs, GetRunArgs, ListRunsArgs
+from ._mcp_services import AppState
+from ._mcp_sink import store_sink
+
+__all__ = ["Call", "cancel_run", "execute_plan", "get_run", "list_runs", "ok"]
+
+# The first of these events a task emits is the one that finishes it (a failed task may
+# later be recovered by its handler; it was counted when it failed).
+_FINISHED = {
+    EventType.TASK_SUCCEEDED: "succeeded",
+    EventType.TASK_FAILED: "failed",
+    EventType.TASK_RECOVERED: "recovered",
+    EventType.TASK_SKIPPED: "skipped",
+    EventType.TASK_CANCELLED: "cancelled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One tools/call: the request, the server's state and who is calling."""
+
+    ctx: ServerRequestContext[AppState, Any]
+    state: AppState
+    principal: Principal
+
+
+def ok(data: dict[str, Any], summary: str) -> CallToolResult:
+    """A successful result: ``data`` as structured content, ``summary`` as text."""
+    return CallToolResult(content=[TextContent(type="text", text=summary)], structured_content=data)
+
+
+async def _plan_to_run(call: Call, args: ExecutePlanArgs) -> PlanObject:
+    """The validated plan: the one given (stored now, provenance mcp) or a stored one."""
+    services, principal = call.state.services, call.principal
+    stored = args.plan_id is not None
+    document: Any = args.plan
+    if args.plan_id is not None:
+        document = (await services.store.get_plan(principal.tenant, args.plan_id)).plan
+    result = validate_plan(document, services.catalog, services.plan_limits)
+    if not result.valid or result.plan is None:
+        raise InvalidPlan(result)
+    plan = result.plan
+    if not stored:
+        entry = PlanEntry(
+            plan_id=plan.plan_id,
+            user=principal.user,
+            created_at=datetime.now(UTC),
+            plan=plan.to_json(),
+            provenance={"source": "mcp", "user": principal.user},
+        )
+        await services.store.save_plan(principal.tenant, entry)
+    return plan
+
+
+async def _report_progress(ctx: ServerRequestContext[AppState, Any], live: LiveRun) -> None:
+    """One progress notification per finished task: ``progress`` counts the tasks
+    finished so far, ``total`` is the plan's task count."""
+    finished: set[str] = set()
+    async for event in live.handle.events():
+        status = _FINISHED.get(event.type)
+        if status is None or event.task_id is None or event.task_id in finished:
+            continue
+        finished.add(event.task_id)
+        await ctx.session.report_progress(len(finished), live.task_count, f"task {event.task_id} {status}")
+
+
+async def execute_plan(call: Call, args: ExecutePlanArgs) -> CallToolResult:
+    services, principal = call.state.services, call.principal
+    plan = await _plan_to_run(call, args)
+    executor = Executor(
+        services.catalog,
+        store_sink(services.store, principal.tenant, principal.user),
+        limits=services.executor_limits,
+        clock=services.clock,
+    )
+    live = await call.state.runs.start(principal.tenant, executor, plan, args.inputs, str(uuid.uuid4()))
+    if not args.wait:
+        return ok({"run_id": live.run_id}, f"run {live.run_id} started; follow it with get_run")
+    try:
+        await _report_progress(call.ctx, live)
+        record = await live.wait()
+    finally:
+        if not live.done.is_set():  # this request was cancelled: so is its run
+            live.handle.cancel()
+    data = record.model_dump(mode="json")
+    return ok(data, f"run {record.run_id} {record.status.value} ({len(plan.tasks)} tasks)")
+
+
+async def _record(call: Call, run_id: str) -> dict[str, Any]:
+    """The run as it stands: live from this process when it runs here, else stored."""
+    live = call.state.runs.get(call.principal.tenant, run_id)
+    if live is not None:
+        return live.handle.record().model_dump(mode="json")
+    return await call.state.services.store.get_run(call.principal.tenant, run_id)
+
+
+async def get_run(call: Call, args: GetRunArgs) -> CallToolResult:
+    record = await _record(call, args.run_id)
+    return ok(record, f"run {args.run_id} {record.get('status')}")
+
+
+async def list_runs(call: Call, args: ListRunsArgs) -> CallToolResult:
+    status = args.status.value if args.status is not None else None
+    runs = await call.state.services.store.list_runs(call.principal.tenant, status=status, limit=args.limit)
+    data = {"runs": [run.model_dump(mode="json") for run in runs]}
+    return ok(data, f"{len(runs)} run(s)" + (f" with status {status}" if status else ""))
+
+
+async def cancel_run(call: Call, args: CancelRunArgs) -> CallToolResult:
+    """Cancel a run of this tenant in progress here; answer its record once it ended, or
+    as it stands after ``cancel_wait_s`` (compensations can take longer)."""
+    live = call.state.runs.get(call.principal.tenant, args.run_id)
+    if live is None:
+        stored = await call.state.services.store.get_run(call.principal.tenant, args.run_id)
+        raise RunNotRunning(args.run_id, str(stored.get("status")))
+    live.handle.cancel()
+    with anyio.move_on_after(call.state.services.limits.cancel_wait_s):
+        await live.done.wait()
+    record = live.handle.record().model_dump(mode="json")
+    return ok(record, f"run {args.run_id} {record['status']}")

@@ -1,0 +1,259 @@
+"""The meta-tools' contracts: argument models (their JSON Schema is the input schema),
+output schemas, and the ``Tool`` definitions ``tools/list`` shows (DESIGN §7).
+
+Arguments are validated by these models before a handler runs; a model rejects unknown
+fields, so a misspelt argument is an ``invalid_arguments`` error, not silently ignored.
+Output schemas describe the ``structured_content`` of successful results (clients check
+them); error results carry ``{code, message, hint}`` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp_types import Tool, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from planexec.executor import RunRecord, RunStatus
+
+__all__ = [
+    "META_TOOLS",
+    "CancelRunArgs",
+    "CreatePlanArgs",
+    "ExecutePlanArgs",
+    "GetRunArgs",
+    "ListRunsArgs",
+    "ReplayRunArgs",
+    "ValidatePlanArgs",
+]
+
+PlanDocument = Annotated[
+    dict[str, Any] | str,
+    Field(description="A PlanObject: a JSON object, or JSON/YAML text of one."),
+]
+RunId = Annotated[str, Field(min_length=1, max_length=200, description="A run id (execute_plan returns it).")]
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ValidatePlanArgs(_Args):
+    plan: PlanDocument
+
+
+class ExecutePlanArgs(_Args):
+    plan: PlanDocument | None = None
+    plan_id: Annotated[
+        str | None, Field(max_length=200, description="Run a plan stored before (instead of `plan`).")
+    ] = None
+    inputs: Annotated[
+        dict[str, Any] | None, Field(description="Run inputs; they override the plan's inputs key by key.")
+    ] = None
+    wait: Annotated[
+        bool,
+        Field(description="true: answer with the finished run record; false: answer {run_id} at once."),
+    ] = True
+
+    @model_validator(mode="after")
+    def _plan_or_plan_id(self) -> ExecutePlanArgs:
+        if (self.plan is None) == (self.plan_id is None):
+            raise ValueError("give exactly one of plan and plan_id")
+        return self
+
+
+class GetRunArgs(_Args):
+    run_id: RunId
+
+
+class ListRunsArgs(_Args):
+    status: Annotated[RunStatus | None, Field(description="Only runs with this status.")] = None
+    limit: Annotated[int, Field(ge=1, le=500, description="At most this many runs, newest first.")] = 50
+
+
+class CancelRunArgs(_Args):
+    run_id: RunId
+
+
+class ReplayRunArgs(_Args):
+    run_id: RunId
+    live: Annotated[
+        bool, Field(description="false: recorded tool results only; true: call tools live from from_task on.")
+    ] = False
+    from_task: Annotated[
+        str | None, Field(description="With live: reuse recorded outputs upstream of this task.")
+    ] = None
+
+
+class CreatePlanArgs(_Args):
+    goal: Annotated[str, Field(min_length=1, max_length=20_000, description="What the plan should achieve.")]
+    context: Annotated[
+        str | dict[str, Any] | None, Field(description="Facts, constraints or inputs the planner should use.")
+    ] = None
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    return schema
+
+
+def _run_record_schema(required: list[str]) -> dict[str, Any]:
+    schema = RunRecord.model_json_schema(mode="serialization")
+    schema.pop("title", None)
+    schema["required"] = required
+    return schema
+
+
+_PROBLEM = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string"},
+        "path": {"type": "string", "description": "JSON Pointer into the plan"},
+        "message": {"type": "string"},
+        "hint": {"type": "string"},
+        "detail": {"type": "object"},
+    },
+    "required": ["code", "path", "message"],
+}
+_VALIDATION_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "valid": {"type": "boolean"},
+        "plan": {"anyOf": [{"type": "object"}, {"type": "null"}], "description": "the normalised plan"},
+        "errors": {"type": "array", "items": _PROBLEM},
+        "warnings": {"type": "array", "items": _PROBLEM},
+    },
+    "required": ["valid", "plan", "errors", "warnings"],
+}
+_RUN_SUMMARY = {
+    "type": "object",
+    "properties": {
+        "run_id": {"type": "string"},
+        "plan_id": {"type": "string"},
+        "status": {"type": "string", "enum": [s.value for s in RunStatus]},
+        "user": {"type": ["string", "null"]},
+        "started_at": {"type": ["string", "null"]},
+        "finished_at": {"type": ["string", "null"]},
+    },
+    "required": ["run_id", "plan_id", "status"],
+}
+_REPLAY_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string"},
+        "output": {},
+        "identical": {"type": "boolean"},
+        "divergence": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+        "run_id": {"type": "string"},
+        "replay_of": {"type": "string"},
+    },
+    "required": ["status", "identical", "run_id", "replay_of"],
+}
+_CREATE_PLAN_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "plan_id": {"type": "string"},
+        "plan": {"type": "object"},
+        "warnings": {"type": "array", "items": _PROBLEM},
+    },
+    "required": ["plan_id", "plan"],
+}
+
+_READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+_RUNS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
+_CANCEL = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+_PLANS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+
+_META: list[tuple[Tool, type[_Args]]] = [
+    (
+        Tool(
+            name="create_plan",
+            description="Turn a goal into a validated plan (a DAG of tool calls) and store it. "
+            "Run it with execute_plan(plan_id=...).",
+            input_schema=_schema(CreatePlanArgs),
+            output_schema=_CREATE_PLAN_OUTPUT,
+            annotations=_PLANS,
+        ),
+        CreatePlanArgs,
+    ),
+    (
+        Tool(
+            name="validate_plan",
+            description="Check a plan (schema, DAG, references, tools, arguments) and report every "
+            "problem at once, each with a JSON Pointer path and a hint. Runs nothing.",
+            input_schema=_schema(ValidatePlanArgs),
+            output_schema=_VALIDATION_OUTPUT,
+            annotations=_READ_ONLY,
+        ),
+        ValidatePlanArgs,
+    ),
+    (
+        Tool(
+            name="execute_plan",
+            description="Validate, store and run a plan (or a stored plan_id): tasks run in parallel "
+            "wherever dependencies allow. Progress is reported per finished task. wait=false "
+            "answers {run_id} at once; follow the run with get_run.",
+            input_schema=_schema(ExecutePlanArgs),
+            output_schema=_run_record_schema(["run_id"]),
+            annotations=_RUNS,
+        ),
+        ExecutePlanArgs,
+    ),
+    (
+        Tool(
+            name="get_run",
+            description="A run record: status, output, error, and per task its attempts.",
+            input_schema=_schema(GetRunArgs),
+            output_schema=_run_record_schema(["run_id", "plan_id", "status", "started_at", "tasks"]),
+            annotations=_READ_ONLY,
+        ),
+        GetRunArgs,
+    ),
+    (
+        Tool(
+            name="list_runs",
+            description="Your runs, newest first, optionally only those with one status.",
+            input_schema=_schema(ListRunsArgs),
+            output_schema={
+                "type": "object",
+                "properties": {"runs": {"type": "array", "items": _RUN_SUMMARY}},
+                "required": ["runs"],
+            },
+            annotations=_READ_ONLY,
+        ),
+        ListRunsArgs,
+    ),
+    (
+        Tool(
+            name="cancel_run",
+            description="Stop a run in progress: running tasks are cancelled, nothing new starts, "
+            "compensations of succeeded tasks still run. Answers the run record.",
+            input_schema=_schema(CancelRunArgs),
+            output_schema=_run_record_schema(["run_id", "plan_id", "status", "started_at", "tasks"]),
+            annotations=_CANCEL,
+        ),
+        CancelRunArgs,
+    ),
+    (
+        Tool(
+            name="replay_run",
+            description="Re-execute a stored run from its recorded tool results and report whether "
+            "it comes out identical (or the first divergence); live=true calls tools again from "
+            "from_task on.",
+            input_schema=_schema(ReplayRunArgs),
+            output_schema=_REPLAY_OUTPUT,
+            annotations=_RUNS,
+        ),
+        ReplayRunArgs,
+    ),
+]
+META_TOOLS: dict[str, tuple[Tool, type[_Args]]] = {tool.name: (tool, args) for tool, args in _META}

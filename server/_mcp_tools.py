@@ -1,0 +1,154 @@
+"""tools/list and tools/call: the meta-tools and the session's own tools.
+
+``tools/list`` shows the meta-tools (``_mcp_schemas``) and then every tool of the
+catalog, which a client may call directly (the reactive mode). ``tools/call`` checks a
+meta-tool's arguments against its model and runs its handler; a catalog tool's call goes
+to the catalog and its result passes through as it is. Whatever fails becomes an
+``is_error`` result with the body ``{code, message, hint}`` (:func:`error_result`): a
+tool failure is never a JSON-RPC error, and neither is an unknown tool name (as the SDK's
+own MCPServer answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import nullcontext
+from typing import Any
+
+import anyio
+from mcp.server import ServerRequestContext
+from mcp_types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ContentBlock,
+    ListToolsResult,
+    PaginatedRequestParams,
+    Tool,
+    ToolAnnotations,
+)
+from pydantic import TypeAdapter
+
+from planexec.planner import validate_plan
+from planexec.registry import Catalog, ToolCallError, ToolErrorCode, ToolSpec
+
+from ._mcp_errors import ErrorCode, PlannerNotConfigured, ServerError, error_result
+from ._mcp_run_tools import Call, cancel_run, execute_plan, get_run, list_runs, ok
+from ._mcp_schemas import META_TOOLS, CreatePlanArgs, ReplayRunArgs, ValidatePlanArgs
+from ._mcp_services import AppState
+
+__all__ = ["call_tool", "catalog_tool", "list_tools", "tool_input_schema"]
+
+_CONTENT = TypeAdapter(list[ContentBlock])
+
+
+async def validate(call: Call, args: ValidatePlanArgs) -> CallToolResult:
+    services = call.state.services
+    result = validate_plan(args.plan, services.catalog, services.plan_limits)
+    if result.valid and result.plan is not None:
+        summary = f"valid plan {result.plan.plan_id}: {len(result.plan.tasks)} task(s)"
+    else:
+        listed = ", ".join(f"{p.code} at {p.path or '/'}" for p in result.errors[:5])
+        summary = f"invalid plan, {len(result.errors)} error(s): {listed}"
+    if result.warnings:
+        summary += f"; {len(result.warnings)} warning(s)"
+    return ok(result.as_json(), summary)
+
+
+async def create_plan(call: Call, args: CreatePlanArgs) -> CallToolResult:
+    raise PlannerNotConfigured()
+
+
+async def replay_run(call: Call, args: ReplayRunArgs) -> CallToolResult:
+    raise ServerError(
+        ErrorCode.INTERNAL_ERROR,
+        "replay is not available on this server yet",
+        "read the run with get_run; replay it later with `planexec replay RUN_ID`",
+    )
+
+
+_HANDLERS: dict[str, Callable[[Call, Any], Awaitable[CallToolResult]]] = {
+    "create_plan": create_plan,
+    "validate_plan": validate,
+    "execute_plan": execute_plan,
+    "get_run": get_run,
+    "list_runs": list_runs,
+    "cancel_run": cancel_run,
+    "replay_run": replay_run,
+}
+assert set(_HANDLERS) == set(META_TOOLS)
+
+
+def catalog_tool(spec: ToolSpec) -> Tool:
+    """A catalog tool as tools/list shows it."""
+    hints = spec.annotations
+    return Tool(
+        name=spec.name,
+        description=spec.description or None,
+        input_schema=spec.input_schema,
+        output_schema=spec.output_schema,
+        annotations=ToolAnnotations(
+            read_only_hint=hints.read_only,
+            destructive_hint=hints.destructive,
+            idempotent_hint=hints.idempotent,
+            open_world_hint=hints.open_world,
+        ),
+    )
+
+
+async def list_tools(
+    ctx: ServerRequestContext[AppState, Any], params: PaginatedRequestParams | None
+) -> ListToolsResult:
+    catalog = ctx.lifespan_context.services.catalog
+    tools = [tool for tool, _ in META_TOOLS.values()] + [catalog_tool(spec) for spec in catalog.specs()]
+    # Per-caller list (tenant policy and session overlays will shape it): never cached.
+    return ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
+
+
+def tool_input_schema(catalog: Catalog) -> Callable[[str], Mapping[str, Any] | None]:
+    """The input schema by tool name, for the SDK's ``Mcp-Param-*`` header checks."""
+
+    def lookup(name: str) -> Mapping[str, Any] | None:
+        meta = META_TOOLS.get(name)
+        if meta is not None:
+            return meta[0].input_schema
+        spec = catalog.get(name)
+        return spec.input_schema if spec is not None else None
+
+    return lookup
+
+
+async def _call_catalog_tool(call: Call, spec: ToolSpec, arguments: dict[str, Any]) -> CallToolResult:
+    timeout = anyio.fail_after(spec.timeout_s) if spec.timeout_s is not None else nullcontext()
+    try:
+        with timeout:
+            result = await call.state.services.catalog.call(spec.name, arguments, {})
+    except TimeoutError:
+        raise ToolCallError(
+            ToolErrorCode.TIMEOUT, f"{spec.name} did not answer within {spec.timeout_s} s", retryable=True
+        ) from None
+    return CallToolResult(
+        content=_CONTENT.validate_python(result.content),
+        structured_content=result.structured_content,
+        is_error=result.is_error,
+    )
+
+
+async def call_tool(
+    ctx: ServerRequestContext[AppState, Any], params: CallToolRequestParams
+) -> CallToolResult:
+    """Run one tools/call; every failure is an ``is_error`` result."""
+    try:
+        state = ctx.lifespan_context
+        call = Call(ctx=ctx, state=state, principal=state.services.principal_of(ctx))
+        arguments = params.arguments or {}
+        meta = META_TOOLS.get(params.name)
+        if meta is not None:
+            return await _HANDLERS[params.name](call, meta[1].model_validate(arguments))
+        spec = state.services.catalog.get(params.name)
+        if spec is not None and state.services.catalog.is_permitted(params.name):
+            return await _call_catalog_tool(call, spec, arguments)
+        raise ServerError(
+            ErrorCode.UNKNOWN_TOOL, f"unknown tool {params.name!r}", "call a tool tools/list shows"
+        )
+    except Exception as error:
+        return error_result(error)
