@@ -9,7 +9,9 @@ the task enters (``task_running`` ... ``task_compensation_failed``); besides tho
   call's time with its retries, and the run's end event the run's (both on the
   clock's monotonic time);
 - ``compensation_started``: an aborting run began undoing a task;
-- ``run_started``, ``run_aborting`` (launching stopped: a failure, a cancel or the
+- ``run_started`` (``detail``: ``plan_id``, ``tasks``, and ``inputs``, the run's effective
+  inputs: the plan's, overridden key by key by the caller's; a replay reads them back),
+  ``run_aborting`` (launching stopped: a failure, a cancel or the
   deadline; ``detail.error`` says which), then one of ``run_succeeded|failed|cancelled``.
 
 Only the scheduler appends to the log. Readers (:meth:`EventLog.follow`) see every event

@@ -127,7 +127,14 @@ class RunState:
     # -- the run's course ------------------------------------------------------------
 
     def start(self) -> None:
-        self.emit(EventType.RUN_STARTED, None, None, plan_id=self.plan.plan_id, tasks=len(self.tasks))
+        self.emit(
+            EventType.RUN_STARTED,
+            None,
+            None,
+            plan_id=self.plan.plan_id,
+            tasks=len(self.tasks),
+            inputs=self._inputs,
+        )
         for tid, state in self.tasks.items():
             if state.waiting == 0 and tid not in self.graph.handles:
                 self._on_ready(tid)

@@ -171,6 +171,16 @@ async def test_run_inputs_override_plan_inputs_key_by_key(harness: Harness) -> N
     assert record.tasks["a"].output == {"q": 10, "r": 2}
 
 
+async def test_run_started_event_carries_the_effective_inputs(harness: Harness) -> None:
+    harness.tools.add("t")
+    plan = make_plan({"a": task("t", {"q": "$<inputs.q>"})}, inputs={"q": 1, "r": [2]})
+    async with harness.executor().start(plan, {"q": 10, "s": "new"}) as handle:
+        first = [e async for e in handle.events()][0]
+    assert first.type is EventType.RUN_STARTED
+    assert first.detail == {"plan_id": plan.plan_id, "tasks": 1, "inputs": {"q": 10, "r": [2], "s": "new"}}
+    assert first.as_json()["detail"]["inputs"] == {"q": 10, "r": [2], "s": "new"}
+
+
 async def test_snapshot_during_a_run_is_running_without_a_finish_time(harness: Harness) -> None:
     harness.tools.add("t")
     async with harness.executor().start(make_plan({"a": task("t")})) as handle:
