@@ -89,7 +89,7 @@ class PlanexecTokenVerifier(TokenVerifier):
         if token.startswith(KEY_PREFIX):
             entry = await verify_api_key(self._store, token)
             if entry is None:
-                logger.info("API key refused (malformed, unknown, revoked or wrong secret)")
+                logger.debug("API key refused (malformed, unknown, revoked or wrong secret)")
                 return None
             return AccessToken(
                 token=token,
@@ -102,7 +102,7 @@ class PlanexecTokenVerifier(TokenVerifier):
             return None
         claims = self._jwt.verify(token)
         if claims is None:
-            logger.info("JWT refused")
+            logger.debug("JWT refused")
             return None
         extra = {"iss": claims.issuer} if claims.issuer is not None else {}
         return AccessToken(
