@@ -105,7 +105,11 @@ async def execute_plan(call: Call, args: ExecutePlanArgs) -> CallToolResult:
     if not args.wait:
         return ok({"run_id": live.run_id}, f"run {live.run_id} started; follow it with get_run")
     try:
-        await _report_progress(call.ctx, live)
+        async with anyio.create_task_group() as reporting:
+            reporting.start_soon(_report_progress, call.ctx, live)
+            await live.done.wait()
+            if live.failure is not None:  # the run may have died with its event log open
+                reporting.cancel_scope.cancel()
         record = await live.wait()
     finally:
         if not live.done.is_set():  # this request was cancelled: so is its run

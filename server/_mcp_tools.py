@@ -126,10 +126,16 @@ async def _call_catalog_tool(call: Call, spec: ToolSpec, arguments: dict[str, An
         raise ToolCallError(
             ToolErrorCode.TIMEOUT, f"{spec.name} did not answer within {spec.timeout_s} s", retryable=True
         ) from None
+    if result.is_error:  # in the server's error shape, like every other failure
+        raise ToolCallError(
+            ToolErrorCode.TOOL_ERROR,
+            result.error_message(),
+            retryable=result.retryable,
+            detail={"tool": spec.name},
+        )
     return CallToolResult(
         content=_CONTENT.validate_python(result.content),
         structured_content=result.structured_content,
-        is_error=result.is_error,
     )
 
 

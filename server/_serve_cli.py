@@ -68,6 +68,18 @@ def _announce(host: str, authenticated: bool) -> Callable[[int], None]:
     return on_listening
 
 
+def _store_failure(error: BaseException) -> StoreError | None:
+    """The store error behind ``error``, looking inside task groups' exception groups."""
+    if isinstance(error, StoreError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _store_failure(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def register(app: typer.Typer) -> None:
     """Add ``serve`` to ``app``."""
 
@@ -155,8 +167,11 @@ def register(app: typer.Typer) -> None:
                 anyio.run(serve_stdio, services)
         except KeyboardInterrupt:
             pass
-        except (StoreError, ValueError) as error:
-            fail("store_unavailable", f"store {display_url(settings.store)!r}: {error}", json_output=False)
+        except Exception as error:
+            failure = _store_failure(error)
+            if failure is None:
+                raise
+            fail("store_unavailable", f"store {display_url(settings.store)!r}: {failure}", json_output=False)
 
 
 def main_for_tests() -> None:

@@ -1,0 +1,173 @@
+"""``planexec serve`` as a process: usage errors exit 2 before anything listens, an
+unusable store exits 1, and HTTP serves /mcp and /healthz (with or without bearer
+tokens) until SIGINT, then exits 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+import typer
+from anyio.abc import Process
+from anyio.streams.text import TextReceiveStream
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from typer.testing import CliRunner
+
+from planexec.server._auth import create_api_key
+from planexec.server._serve_cli import register
+from planexec.store import open_store
+
+from .mcp_support import ARITHMETIC, ERAS, SERVE, body
+
+pytestmark = pytest.mark.anyio
+
+_ANNOUNCED = re.compile(r"serving MCP on (http://\S+/mcp)")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANEXEC_")}
+    return {**env, "PLANEXEC_TENANT": "acme", "PLANEXEC_USER": "alice", **extra}
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-c", SERVE, "serve", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+        check=False,
+        env=_env(),
+    )
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """planexec"""
+
+    register(app)
+    return app
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--transport", "http", "--host", "0.0.0.0", "--insecure-no-auth"),
+        ("--transport", "http", "--host", "192.168.1.10", "--insecure-no-auth"),
+        ("--insecure-no-auth",),
+        ("--tools", "nonsense"),
+        ("--transport", "carrier-pigeon"),
+        ("--store", "ftp://example.com/x"),
+        ("--transport", "http", "--port", "70000"),
+    ],
+    ids=[
+        "no-auth-on-any-address",
+        "no-auth-on-a-lan-address",
+        "no-auth-on-stdio",
+        "bad-tools",
+        "bad-transport",
+        "bad-store",
+        "bad-port",
+    ],
+)
+def test_usage_errors_exit_2_before_serving_with_nothing_on_stdout(
+    args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _env().items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(_app(), ["serve", *args])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+
+
+def test_a_store_that_cannot_open_exits_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = _serve("--store", f"sqlite:///{blocker / 'x.db'}")
+    assert proc.returncode == 1
+    assert proc.stdout == b""
+
+
+@asynccontextmanager
+async def _http(store_url: str, *args: str) -> AsyncIterator[tuple[str, Process]]:
+    """``serve --transport http --port 0`` until the test is done; yields the announced
+    URL and the process (SIGINT and exit code are the caller's to check)."""
+    command = [
+        sys.executable,
+        "-c",
+        SERVE,
+        "serve",
+        "--transport",
+        "http",
+        "--port",
+        "0",
+        "--store",
+        store_url,
+    ]
+    process = await anyio.open_process([*command, *args], env=_env(), stdin=subprocess.DEVNULL)
+    try:
+        assert process.stderr is not None
+        seen = ""
+        with anyio.fail_after(20):
+            async for chunk in TextReceiveStream(process.stderr):
+                seen += chunk
+                if found := _ANNOUNCED.search(seen):
+                    break
+            else:
+                raise AssertionError(f"the server did not announce itself: {seen}")
+        yield found[1], process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.aclose()
+
+
+async def _stop(process: Process) -> int:
+    process.send_signal(signal.SIGINT)
+    with anyio.fail_after(20):
+        return await process.wait()
+
+
+async def test_http_without_auth_serves_both_eras_and_healthz_until_sigint(tmp_path: Path) -> None:
+    async with _http(f"sqlite:///{tmp_path / 's.db'}", "--insecure-no-auth") as (url, process):
+        async with httpx2.AsyncClient(timeout=10) as http:
+            health = await http.get(url.removesuffix("/mcp") + "/healthz")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        for era in ERAS:
+            async with Client(url, mode=era) as mcp:
+                assert "execute_plan" in {tool.name for tool in (await mcp.list_tools()).tools}
+                assert (
+                    body(await mcp.call_tool("execute_plan", {"plan": ARITHMETIC}))["status"] == "succeeded"
+                )
+        assert await _stop(process) == 0
+
+
+async def test_http_demands_a_bearer_token_and_acts_for_its_tenant(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'k.db'}"
+    async with open_store(store_url) as store:
+        key, _ = await create_api_key(store, "globex", "bob")
+    async with _http(store_url) as (url, process):
+        async with httpx2.AsyncClient(timeout=10) as http:
+            refused = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert refused.status_code == 401
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            async with Client(streamable_http_client(url, http_client=http)) as mcp:  # type: ignore[arg-type]
+                record = body(await mcp.call_tool("execute_plan", {"plan": ARITHMETIC}))
+                (run,) = body(await mcp.call_tool("list_runs", {}))["runs"]
+                assert run["run_id"] == record["run_id"] and run["user"] == "bob"
+        assert await _stop(process) == 0
+    async with open_store(store_url) as store:  # stored in the key's tenant, not the configured one
+        assert (await store.get_run("globex", record["run_id"]))["status"] == "succeeded"
+        assert await store.list_runs("acme") == []
