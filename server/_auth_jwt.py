@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class JwtConfig:
     ``jwks_file``; both may be set (HS256 tokens then go to the secret, the others to the
     JWKS). :class:`AuthConfigError` when the values cannot work."""
 
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     jwks_file: Path | None = None
     tenant_claim: str = "tenant"
     audience: str | None = None

@@ -320,6 +320,10 @@ def test_jwt_config_from_explicit_values(tmp_path: Path) -> None:
     assert jwt_config_from(jwks_file=str(tmp_path / "k.json")) == JwtConfig(jwks_file=tmp_path / "k.json")
 
 
+def test_config_repr_hides_the_secret() -> None:
+    assert SECRET not in repr(JwtConfig(secret=SECRET))
+
+
 @pytest.mark.parametrize("stray", ["tenant_claim", "audience", "issuer"])
 def test_jwt_config_from_refuses_claims_settings_without_a_key(stray: str) -> None:
     with pytest.raises(AuthConfigError):
