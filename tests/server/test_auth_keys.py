@@ -1,16 +1,18 @@
 """API keys: the format, hashed-only storage, constant-time verification, revocation,
-tenant scoping, and the verifier's answers for keys (a real SQLite store)."""
+tenant scoping, and the verifier's answers for keys, on a real SQLite file and a real
+redis-server; a redis-server that goes away is StoreUnavailable, never a refused key."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from planexec.server import _auth_keys
 from planexec.server._auth import PlanexecTokenVerifier, Principal, principal_from_token
@@ -23,15 +25,37 @@ from planexec.server._auth_keys import (
     secret_matches,
     verify_api_key,
 )
-from planexec.store import ApiKeyEntry, Conflict, NotFound, Store, open_store
+from planexec.store import ApiKeyEntry, Conflict, NotFound, Store, StoreUnavailable, open_store
+
+from ..store.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
 KEY_SHAPE = re.compile(r"pxk_(?P<key_id>[A-Za-z0-9]{16})_(?P<secret>[A-Za-z0-9_-]{43})")
 
 
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'keys.db'}"
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        url = server.url
+        redis.Redis.from_url(url).flushdb()
+    async with open_store(url) as opened:
+        yield opened
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
     async with open_store(f"sqlite:///{tmp_path / 'keys.db'}") as opened:
         yield opened
 
@@ -69,11 +93,11 @@ async def test_keys_are_distinct(store: Store) -> None:
     assert len({parse_api_key(key).key_id for key in keys if parse_api_key(key)}) == 20
 
 
-async def test_stored_entry_holds_the_hash_and_never_the_secret(store: Store, tmp_path: Path) -> None:
-    key, entry = await create_api_key(store, "acme", "alice")
+async def test_stored_entry_holds_the_hash_and_never_the_secret(sqlite_store: Store, tmp_path: Path) -> None:
+    key, entry = await create_api_key(sqlite_store, "acme", "alice")
     parsed = parse_api_key(key)
     assert parsed is not None
-    stored = await store.get_api_key(entry.key_id)
+    stored = await sqlite_store.get_api_key(entry.key_id)
     assert stored.key_hash == "sha256$" + hashlib.sha256(parsed.secret.encode()).hexdigest()
     assert parsed.secret not in stored.model_dump_json()
     assert _files_holding(tmp_path, parsed.secret.encode()) == []
@@ -263,3 +287,30 @@ async def test_verifier_refuses_bad_unknown_and_revoked_keys(store: Store) -> No
     assert await verifier.verify_token("not-a-key-and-no-jwt-configured") is None
     await revoke_api_key(store, "acme", entry.key_id)
     assert await verifier.verify_token(key) is None
+
+
+async def test_redis_holds_the_hash_and_never_the_secret(redis_server: RedisServer) -> None:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    async with open_store(redis_server.url) as store:
+        key, _ = await create_api_key(store, "acme", "alice")
+    parsed = parse_api_key(key)
+    assert parsed is not None
+    raw = redis.Redis.from_url(redis_server.url)
+    for name in raw.scan_iter():
+        dumped = raw.dump(name)
+        assert dumped is not None and parsed.secret.encode() not in dumped
+
+
+async def test_a_redis_server_that_went_away_is_store_unavailable_not_a_refusal(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        async with open_store(server.url) as store:
+            key, _ = await create_api_key(store, "acme")
+            verifier = PlanexecTokenVerifier(store)
+            assert await verifier.verify_token(key) is not None
+            server.kill()
+            with pytest.raises(StoreUnavailable):
+                await verifier.verify_token(key)
+    finally:
+        server.stop()
