@@ -22,7 +22,7 @@ from mcp_types import INVALID_PARAMS
 
 from planexec.server._auth import JwtConfig, PlanexecTokenVerifier, create_api_key, revoke_api_key
 from planexec.server._mcp_services import token_identity
-from planexec.store import open_store
+from planexec.store import ApiKeyEntry, StoreUnavailable, open_store
 
 from .mcp_support import ARITHMETIC, ERAS, body, error, http_server, services
 
@@ -139,3 +139,20 @@ async def test_the_sdk_client_fails_to_connect_with_a_revoked_key(served: Served
         async with connect(served.url, served.revoked, era) as client:
             await client.list_tools()
     assert caught.group_contains(MCPError, depth=2)
+
+
+class _LostStore:
+    """A store whose identity lookup finds the backend gone."""
+
+    async def get_api_key(self, key_id: str) -> ApiKeyEntry:
+        raise StoreUnavailable("connection refused")
+
+
+async def test_a_store_lost_during_verification_is_503_with_retry_after(tmp_path: Path) -> None:
+    app_services = services(f"sqlite:///{tmp_path / 'auth.db'}", principal_of=token_identity)
+    verifier = PlanexecTokenVerifier(_LostStore())  # type: ignore[arg-type]
+    async with http_server(app_services, token_verifier=verifier) as url:
+        response = await _post_initialize(url, "Bearer pxk_abcdefghijklmnop_" + "s" * 43)
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0
+    assert response.json()["error"] == "temporarily_unavailable"
