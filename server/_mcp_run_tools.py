@@ -19,7 +19,7 @@ from mcp.server import ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
 from planexec.executor import EventType, Executor
-from planexec.planner import validate_plan
+from planexec.planner import ValidationResult, validate_plan
 from planexec.schemas import PlanObject
 from planexec.store import PlanEntry
 
@@ -27,10 +27,13 @@ from ._auth import Principal
 from ._mcp_errors import InvalidPlan, RunNotRunning
 from ._mcp_runs import LiveRun
 from ._mcp_schemas import CancelRunArgs, ExecutePlanArgs, GetRunArgs, ListRunsArgs
-from ._mcp_services import AppState
+from ._mcp_services import AppState, Services
 from ._mcp_sink import store_sink
 
-__all__ = ["Call", "cancel_run", "execute_plan", "get_run", "list_runs", "ok"]
+__all__ = ["Call", "cancel_run", "check_plan", "execute_plan", "get_run", "list_runs", "ok"]
+
+_INLINE_TASKS = 200
+_INLINE_TEXT = 64 * 1024
 
 # The first of these events a task emits is the one that finishes it (a failed task may
 # later be recovered by its handler; it was counted when it failed).
@@ -57,6 +60,20 @@ def ok(data: dict[str, Any], summary: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=summary)], structured_content=data)
 
 
+async def check_plan(services: Services, document: Any) -> ValidationResult:
+    """Validate a plan against the catalog. A large plan is checked in a worker thread
+    (validation is CPU work: ~0.5 s at the 1 MiB limit), so the server keeps serving;
+    a small one inline, as a thread hop costs more than the check."""
+    large = (
+        len(document) > _INLINE_TEXT
+        if isinstance(document, str)
+        else isinstance(document, dict) and len(document.get("tasks") or ()) > _INLINE_TASKS
+    )
+    if large:
+        return await anyio.to_thread.run_sync(validate_plan, document, services.catalog, services.plan_limits)
+    return validate_plan(document, services.catalog, services.plan_limits)
+
+
 async def _plan_to_run(call: Call, args: ExecutePlanArgs) -> PlanObject:
     """The validated plan: the one given (stored now, provenance mcp) or a stored one."""
     services, principal = call.state.services, call.principal
@@ -64,7 +81,7 @@ async def _plan_to_run(call: Call, args: ExecutePlanArgs) -> PlanObject:
     document: Any = args.plan
     if args.plan_id is not None:
         document = (await services.store.get_plan(principal.tenant, args.plan_id)).plan
-    result = validate_plan(document, services.catalog, services.plan_limits)
+    result = await check_plan(services, document)
     if not result.valid or result.plan is None:
         raise InvalidPlan(result)
     plan = result.plan

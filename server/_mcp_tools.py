@@ -28,11 +28,10 @@ from mcp_types import (
 )
 from pydantic import TypeAdapter
 
-from planexec.planner import validate_plan
 from planexec.registry import Catalog, ToolCallError, ToolErrorCode, ToolSpec
 
 from ._mcp_errors import ErrorCode, PlannerNotConfigured, ServerError, error_result
-from ._mcp_run_tools import Call, cancel_run, execute_plan, get_run, list_runs, ok
+from ._mcp_run_tools import Call, cancel_run, check_plan, execute_plan, get_run, list_runs, ok
 from ._mcp_schemas import META_TOOLS, CreatePlanArgs, ReplayRunArgs, ValidatePlanArgs
 from ._mcp_services import AppState
 
@@ -43,7 +42,7 @@ _CONTENT = TypeAdapter(list[ContentBlock])
 
 async def validate(call: Call, args: ValidatePlanArgs) -> CallToolResult:
     services = call.state.services
-    result = validate_plan(args.plan, services.catalog, services.plan_limits)
+    result = await check_plan(services, args.plan)
     if result.valid and result.plan is not None:
         summary = f"valid plan {result.plan.plan_id}: {len(result.plan.tasks)} task(s)"
     else:

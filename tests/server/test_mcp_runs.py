@@ -4,6 +4,7 @@ shutdown, and a catalog that clashes with the meta-tools."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,17 @@ def test_a_catalog_tool_named_like_a_meta_tool_is_refused(tmp_path: Path) -> Non
     )
     with pytest.raises(ToolNameClash):
         build_server(services)
+
+
+@pytest.mark.parametrize("as_text", [False, True], ids=["object", "text"])
+async def test_a_large_plan_is_validated_and_run(as_text: bool, tmp_path: Path) -> None:
+    tasks = {
+        f"t{i}": {"tool_name": "echo", "parameters": {"value": i}, "dependencies": []} for i in range(300)
+    }
+    plan: Any = {"tasks": tasks, "output": "$<t299.output.result>"}
+    if as_text:
+        plan = json.dumps(plan, indent=2) + " " * 70_000  # over the inline text size
+    async with Client(build_server(_services(WatchedStore(tmp_path / "l.db"))), mode="legacy") as mcp:
+        assert body(await mcp.call_tool("validate_plan", {"plan": plan}))["valid"] is True
+        record = body(await mcp.call_tool("execute_plan", {"plan": plan}))
+    assert record["status"] == "succeeded" and record["output"] == 299
