@@ -1,6 +1,7 @@
-"""The deterministic executor (DESIGN §5): runs a validated PlanObject against a tool view.
+"""The deterministic executor (DESIGN §5): runs a validated PlanObject against a tool view,
+persists runs through a sink (:class:`StoreSink` on a store) and replays stored runs.
 
-May import ``schemas`` and ``registry`` only.
+May import ``schemas``, ``registry`` and ``store`` only.
 """
 
 from ._clock import Clock, Sleep, SystemClock
@@ -8,6 +9,7 @@ from ._errors import ErrorInfo, RunErrorCode
 from ._events import Event, EventType, RunSink
 from ._executor import Executor, RunHandle
 from ._limits import Limits
+from ._mermaid import render_mermaid
 from ._records import (
     AttemptRecord,
     CompensationRecord,
@@ -17,6 +19,8 @@ from ._records import (
     TaskRecord,
     TaskStatus,
 )
+from ._replay import ReplayError, ReplayResult, replay_run
+from ._store_sink import StoreSink
 
 __all__ = [
     "AttemptRecord",
@@ -28,13 +32,18 @@ __all__ = [
     "EventType",
     "Executor",
     "Limits",
+    "ReplayError",
+    "ReplayResult",
     "RunErrorCode",
     "RunHandle",
     "RunRecord",
     "RunSink",
     "RunStatus",
     "Sleep",
+    "StoreSink",
     "SystemClock",
     "TaskRecord",
     "TaskStatus",
+    "render_mermaid",
+    "replay_run",
 ]

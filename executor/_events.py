@@ -105,6 +105,10 @@ class EventLog:
         self._closed = True
         self._wake()
 
+    def since(self, count: int) -> Sequence[Event]:
+        """The events after the first ``count``, for a reader that keeps its own place."""
+        return self._events[count:]
+
     def _wake(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()

@@ -14,6 +14,20 @@ watches and cancels one run.
 A run lives inside the ``async with`` block: leaving the block waits for the run to end;
 leaving it with an exception first cancels the run (cooperatively: running tasks are
 cancelled, compensations still run). Each run has one task group of its own.
+
+**When the sink fails** (an exception from ``save_run`` or ``add_events``, e.g. the
+store's ``StoreUnavailable``), the run ends and that exception is raised as itself, not
+wrapped in an ExceptionGroup: by :meth:`RunHandle.wait`, by :meth:`Executor.run`, and on
+leaving :meth:`Executor.start`.
+
+- If the first ``save_run`` fails, no task starts.
+- Later, the run is cancelled as :meth:`RunHandle.cancel` does it, with an error (code
+  ``cancelled``) naming the sink failure: nothing new starts, running tasks are cancelled
+  through their scopes, and succeeded tasks that have a compensation are compensated (the
+  tools may well be reachable when the store is not, and an undone run is safer than half
+  a run left in place). Nothing more goes to the sink, so the store keeps what it
+  acknowledged before the failure (a record still ``running``, the events up to then);
+  :meth:`RunHandle.record` has the final record.
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ from planexec.registry import ToolView
 from planexec.schemas import PlanObject
 
 from ._clock import Clock, Sleep, SystemClock
+from ._errors import ErrorInfo, RunErrorCode
 from ._events import Event, EventLog, RunSink
 from ._limits import Limits
 from ._records import RunRecord
@@ -48,6 +63,7 @@ class RunHandle:
         self._log = log
         self._done = anyio.Event()
         self._record: RunRecord | None = None
+        self._sink_error: Exception | None = None
 
     @property
     def run_id(self) -> str:
@@ -69,27 +85,64 @@ class RunHandle:
             self._scheduler.cancel()
 
     async def wait(self) -> RunRecord:
-        """Wait for the run to end (compensations included) and return its record."""
+        """Wait for the run to end (compensations included) and return its record.
+
+        Raises the sink's exception if the sink failed (see the module docstring)."""
+        record = await self._finished()
+        if self._sink_error is not None:
+            raise self._sink_error
+        return record
+
+    async def _finished(self) -> RunRecord:
         await self._done.wait()
         assert self._record is not None
         return self._record
 
     async def _drive(self, task_group: TaskGroup, sink: RunSink | None) -> None:
-        forwarded = anyio.Event()
-        if sink is not None:
+        if sink is None:
+            self._end(await self._scheduler.run(task_group))
+            return
+        try:
             await sink.save_run(self._scheduler.snapshot())
-            task_group.start_soon(self._forward_events, sink, forwarded)
+        except Exception as error:
+            self._sink_failed(error, "its first record could not be saved; no task started")
+            self._log.close()
+            self._end(self._scheduler.snapshot())
+            return
+        forwarded = anyio.Event()
+        task_group.start_soon(self._forward_events, sink, forwarded)
         record = await self._scheduler.run(task_group)
-        if sink is not None:
-            await forwarded.wait()
-            await sink.save_run(record)
+        await forwarded.wait()
+        if self._sink_error is None:
+            try:
+                await sink.save_run(record)
+            except Exception as error:
+                self._sink_failed(error, "its final record could not be saved")
+        self._end(record)
+
+    def _end(self, record: RunRecord) -> None:
         self._record = record
         self._done.set()
 
     async def _forward_events(self, sink: RunSink, forwarded: anyio.Event) -> None:
-        async for batch in self._log.follow():
-            await sink.add_events(batch)
-        forwarded.set()
+        try:
+            async for batch in self._log.follow():
+                await sink.add_events(batch)
+        except Exception as error:
+            self._sink_failed(error, "its events could not be saved; the run was stopped")
+            reason = ErrorInfo(
+                code=RunErrorCode.CANCELLED,
+                message=f"the run was stopped because its sink failed: {type(error).__name__}: {error}",
+                detail={"sink_error": type(error).__name__},
+            )
+            self._scheduler.cancel(reason)
+        finally:
+            forwarded.set()
+
+    def _sink_failed(self, error: Exception, what: str) -> None:
+        if self._sink_error is None:
+            self._sink_error = error
+            error.add_note(f"planexec: the sink of run {self.run_id} failed: {what}")
 
 
 class Executor:
@@ -116,6 +169,8 @@ class Executor:
         self._limits = limits or Limits()
         self._clock = clock or SystemClock()
         self._sleep = sleep or anyio.sleep
+        self._deadline: Sleep = anyio.sleep
+        """What the plan's ``timeout_s`` waits with; a recorded replay substitutes its own."""
 
     async def run(
         self, plan: PlanObject, inputs: dict[str, Any] | None = None, run_id: str | None = None
@@ -142,6 +197,7 @@ class Executor:
                 limits=self._limits,
                 clock=self._clock,
                 sleep=self._sleep,
+                deadline=self._deadline,
                 log=log,
                 inbox=(inbox_tx, inbox_rx),
                 jobs=(jobs_tx, jobs_rx),
@@ -155,6 +211,9 @@ class Executor:
                 except Exception as error:
                     failure = error
                     handle.cancel()
-                    await handle.wait()
+                    await handle._finished()
+            # Raised after the task group, so they are not wrapped in an ExceptionGroup.
             if failure is not None:
-                raise failure  # after the task group, so it is not wrapped in an ExceptionGroup
+                raise failure
+            if handle._sink_error is not None:
+                raise handle._sink_error

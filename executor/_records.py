@@ -37,7 +37,11 @@ __all__ = [
 
 def format_timestamp(value: datetime) -> str:
     """ISO 8601 in UTC, always with microseconds."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat ends a UTC time with "+00:00"; it is about twice as fast as strftime, and
+    # a run formats several timestamps per task.
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]

@@ -65,6 +65,7 @@ class Scheduler:
         limits: Limits,
         clock: Clock,
         sleep: Sleep,
+        deadline: Sleep,
         log: EventLog,
         inbox: tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]],
         jobs: tuple[MemoryObjectSendStream[Job], MemoryObjectReceiveStream[Job]],
@@ -82,6 +83,7 @@ class Scheduler:
         self._tools = tools
         self._clock = clock
         self._sleep = sleep
+        self._deadline = deadline
         self._inbox_tx, self._inbox = inbox
         self._jobs, self._jobs_rx = jobs
         plan_limit = min(plan.max_concurrency or limits.max_concurrency, limits.max_concurrency)
@@ -119,14 +121,31 @@ class Scheduler:
             state.close()
         return state.snapshot()
 
-    def cancel(self) -> None:
-        """Ask the run to stop; running tasks are cancelled and compensations still run."""
+    def cancel(self, error: ErrorInfo | None = None) -> None:
+        """Ask the run to stop; running tasks are cancelled and compensations still run.
+        ``error`` (code ``cancelled``) says why, when not a plain cancel."""
         if self._state.status is RunStatus.RUNNING:
             with suppress(anyio.ClosedResourceError):  # the run ended without finishing
-                self._inbox_tx.send_nowait(CancelRequested())
+                self._inbox_tx.send_nowait(CancelRequested(error))
+
+    def expire(self) -> None:
+        """The plan's deadline has passed (a recorded replay calls this where the recorded
+        run met its deadline; otherwise the deadline watcher does)."""
+        if self._state.status is RunStatus.RUNNING:
+            with suppress(anyio.ClosedResourceError):
+                self._inbox_tx.send_nowait(DeadlineReached())
 
     def snapshot(self) -> RunRecord:
         return self._state.snapshot()
+
+    def calls_if_idle(self) -> int | None:
+        """How many calls are in flight, if this loop waits for a message and none is
+        queued; None while it has work. (A recorded replay uses it to tell a replay that
+        can go no further: every call in flight waits on the replay itself.)"""
+        stats = self._inbox.statistics()
+        if stats.tasks_waiting_receive and not stats.current_buffer_used:
+            return self._busy
+        return None
 
     # -- the loop --------------------------------------------------------------------
 
@@ -158,7 +177,7 @@ class Scheduler:
         elif isinstance(message, Retrying):
             state.retrying(message.task_id, message.attempt, message.delay_s, compensation=False)
         elif isinstance(message, CancelRequested):
-            error = ErrorInfo(code=RunErrorCode.CANCELLED, message="the run was cancelled")
+            error = message.error or ErrorInfo(code=RunErrorCode.CANCELLED, message="the run was cancelled")
             state.stop(error, run_error=error, cancelled=True)
         else:
             timeout = self._plan.timeout_s
@@ -170,10 +189,11 @@ class Scheduler:
             state.stop(error, run_error=error)
 
     async def _watch_deadline(self, seconds: float) -> None:
-        # On anyio's clock, like per-attempt timeouts; the injected sleep is for backoff.
+        # ``deadline`` is anyio.sleep (anyio's clock, like per-attempt timeouts) except in a
+        # recorded replay, which never waits for it: it calls expire() at the recorded moment.
         with self._deadline_scope:
-            await anyio.sleep(seconds)
-            self._inbox_tx.send_nowait(DeadlineReached())
+            await self._deadline(seconds)
+            self.expire()
 
     def _cancel_running(self) -> None:
         for scope in self._running.values():

@@ -22,6 +22,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from planexec.registry import ToolView
 
 from ._clock import Clock, Sleep
+from ._errors import ErrorInfo
 from ._records import AttemptRecord
 from ._retry import Attempts, Call
 
@@ -54,7 +55,10 @@ class Finished(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class CancelRequested:
-    """Someone asked the run to stop (cooperatively: compensations still run)."""
+    """Someone asked the run to stop (cooperatively: compensations still run). ``error``
+    says why, when it is not a plain cancel (e.g. the run's sink failed)."""
+
+    error: ErrorInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,15 +19,20 @@ def test_exported_members() -> None:
         "EventType",
         "Executor",
         "Limits",
+        "ReplayError",
+        "ReplayResult",
         "RunErrorCode",
         "RunHandle",
         "RunRecord",
         "RunSink",
         "RunStatus",
         "Sleep",
+        "StoreSink",
         "SystemClock",
         "TaskRecord",
         "TaskStatus",
+        "render_mermaid",
+        "replay_run",
     ]
     assert all(hasattr(planexec.executor, name) for name in planexec.executor.__all__)
 

@@ -1,0 +1,52 @@
+"""The executor's :class:`~._events.RunSink` on a :class:`~planexec.store.Store`.
+
+``Executor(tools, StoreSink(store, tenant, user))`` persists every run as it goes: the
+record when the run starts and once more at its end (``store.save_run``, which also
+replaces the run's attempts), and the events in the batches the run's event log hands
+over, one ``store.add_events`` call per batch (one transaction on SQLite). While a batch
+is being written the next one builds up, so a fast run writes few, large batches.
+
+A store error (``StoreUnavailable`` when the backend is gone) propagates: the executor
+then stops the run and raises it as itself (see :mod:`._executor`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from planexec.store import Store
+
+from ._events import Event
+from ._records import RunRecord
+
+__all__ = ["StoreSink"]
+
+
+class StoreSink:
+    """Saves runs and their events to ``store`` under ``tenant`` (and ``user``, for
+    export and erasure). ``extra`` holds top-level fields stored with every record of the
+    run besides the DESIGN §5 ones (a replay notes ``replay_of``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        tenant: str,
+        user: str | None = None,
+        *,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.tenant = tenant
+        self.user = user
+        self._extra = dict(extra or {})
+
+    async def save_run(self, record: RunRecord) -> None:
+        document = record.model_dump(mode="json")
+        if self._extra:
+            document.update(self._extra)
+        await self.store.save_run(self.tenant, document, user=self.user)
+
+    async def add_events(self, events: Sequence[Event]) -> None:
+        if events:
+            await self.store.add_events(self.tenant, events[0].run_id, [event.as_json() for event in events])
