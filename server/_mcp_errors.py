@@ -16,6 +16,7 @@ error results: they answer a JSON-RPC error carrying the same body as ``data``
 
 Besides those: ``store.NotFound`` (another tenant's item is NotFound too),
 ``store.StoreUnavailable``, ``registry.ToolCallError`` (its own code),
+``executor.ReplayError``,
 ``planner.PlanSourceError``, ``pydantic.ValidationError`` (bad tool arguments);
 anything else is ``internal_error`` with the details kept in the
 server log, not sent to the client.
@@ -31,6 +32,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, CallToolResult, TextContent
 from pydantic import ValidationError
 
+from planexec.executor import ReplayError
 from planexec.planner import PlanSourceError, ValidationResult
 from planexec.registry import ToolCallError
 from planexec.store import NotFound, StoreUnavailable
@@ -58,6 +60,7 @@ class ErrorCode(StrEnum):
     INVALID_ARGUMENTS = "invalid_arguments"
     INVALID_PLAN = "invalid_plan"
     INVALID_PLAN_SOURCE = "invalid_plan_source"
+    NOT_REPLAYABLE = "not_replayable"
     NOT_FOUND = "not_found"
     RUN_NOT_RUNNING = "run_not_running"
     TOO_MANY_RUNS = "too_many_runs"
@@ -191,6 +194,12 @@ def error_body(error: BaseException) -> dict[str, Any]:
             "message": "; ".join(f"{p['path']}: {p['message']}" for p in problems),
             "hint": "match the tool's input schema (tools/list shows it)",
             "errors": problems,
+        }
+    if isinstance(error, ReplayError):
+        return {
+            "code": ErrorCode.NOT_REPLAYABLE.value,
+            "message": str(error),
+            "hint": "replay a finished run; live=true needs from_task, a task of the run's plan",
         }
     if isinstance(error, PlanSourceError):
         return {

@@ -42,7 +42,7 @@ from mcp_types import (
     TextResourceContents,
 )
 
-from planexec.executor._mermaid import render_mermaid
+from planexec.executor import render_mermaid
 from planexec.schemas import PlanObject
 from planexec.store import NotFound
 

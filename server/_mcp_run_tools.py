@@ -18,7 +18,7 @@ import anyio
 from mcp.server import ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
-from planexec.executor import EventType, Executor
+from planexec.executor import EventType, Executor, StoreSink
 from planexec.planner import ValidationResult, validate_plan
 from planexec.schemas import PlanObject
 from planexec.store import PlanEntry
@@ -28,7 +28,6 @@ from ._mcp_errors import InvalidPlan, RunNotRunning
 from ._mcp_runs import LiveRun
 from ._mcp_schemas import CancelRunArgs, ExecutePlanArgs, GetRunArgs, ListRunsArgs
 from ._mcp_services import AppState, Services
-from ._mcp_sink import store_sink
 
 __all__ = ["Call", "cancel_run", "check_plan", "execute_plan", "get_run", "list_runs", "ok"]
 
@@ -114,7 +113,7 @@ async def execute_plan(call: Call, args: ExecutePlanArgs) -> CallToolResult:
     plan = await _plan_to_run(call, args)
     executor = Executor(
         services.catalog,
-        store_sink(services.store, principal.tenant, principal.user),
+        StoreSink(services.store, principal.tenant, principal.user),
         limits=services.executor_limits,
         clock=services.clock,
     )

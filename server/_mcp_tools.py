@@ -28,6 +28,7 @@ from mcp_types import (
 )
 from pydantic import TypeAdapter
 
+from planexec.executor import replay_run
 from planexec.registry import Catalog, ToolCallError, ToolErrorCode, ToolSpec
 
 from ._mcp_errors import ErrorCode, PlannerNotConfigured, ServerError, error_result
@@ -57,12 +58,19 @@ async def create_plan(call: Call, args: CreatePlanArgs) -> CallToolResult:
     raise PlannerNotConfigured()
 
 
-async def replay_run(call: Call, args: ReplayRunArgs) -> CallToolResult:
-    raise ServerError(
-        ErrorCode.INTERNAL_ERROR,
-        "replay is not available on this server yet",
-        "read the run with get_run; replay it later with `planexec replay RUN_ID`",
+async def replay(call: Call, args: ReplayRunArgs) -> CallToolResult:
+    services, principal = call.state.services, call.principal
+    result = await replay_run(
+        services.store,
+        principal.tenant,
+        args.run_id,
+        tools=services.catalog,
+        live=args.live,
+        from_task=args.from_task,
+        user=principal.user,
     )
+    verdict = "identical" if result.identical else f"diverges at {(result.divergence or {}).get('task_id')}"
+    return ok(result.as_json(), f"replay {result.run_id} of run {args.run_id}: {result.status}, {verdict}")
 
 
 _HANDLERS: dict[str, Callable[[Call, Any], Awaitable[CallToolResult]]] = {
@@ -72,7 +80,7 @@ _HANDLERS: dict[str, Callable[[Call, Any], Awaitable[CallToolResult]]] = {
     "get_run": get_run,
     "list_runs": list_runs,
     "cancel_run": cancel_run,
-    "replay_run": replay_run,
+    "replay_run": replay,
 }
 assert set(_HANDLERS) == set(META_TOOLS)
 

@@ -148,6 +148,15 @@ async def test_validate_then_execute_with_progress_per_task_then_read_the_run(ta
         assert {"unknown_tool", "cycle"} <= {e["code"] for e in refused["errors"]}
         assert len(body(await mcp.call_tool("list_runs", {}))["runs"]) == 2
 
+        replayed = body(await mcp.call_tool("replay_run", {"run_id": run_id}))
+        assert replayed["identical"] is True and replayed["replay_of"] == run_id
+        assert replayed["status"] == "succeeded" and replayed["output"] == 10
+        live = body(
+            await mcp.call_tool("replay_run", {"run_id": run_id, "live": True, "from_task": "double"})
+        )
+        assert live["identical"] is True and live["run_id"] != run_id  # a stored run of its own
+        assert len(body(await mcp.call_tool("list_runs", {}))["runs"]) == 3
+
         await _read_resources(mcp, run_id, plan_id, record)
 
 
@@ -190,9 +199,13 @@ async def test_failures_are_error_results_with_code_message_and_hint(target: Tar
         assert error(await mcp.call_tool("execute_plan", both))["code"] == "invalid_arguments"
         assert error(await mcp.call_tool("no_such_tool", {}))["code"] == "unknown_tool"
 
+        assert error(await mcp.call_tool("replay_run", {"run_id": "nope"}))["code"] == "not_found"
+
         finished = body(await mcp.call_tool("execute_plan", {"plan": ARITHMETIC}))
         over = error(await mcp.call_tool("cancel_run", {"run_id": finished["run_id"]}))
         assert over["code"] == "run_not_running"
+        no_start = {"run_id": finished["run_id"], "live": True}
+        assert error(await mcp.call_tool("replay_run", no_start))["code"] == "not_replayable"
 
 
 async def test_cancel_run_stops_a_running_plan(target: Target) -> None:

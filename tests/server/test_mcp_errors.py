@@ -10,6 +10,7 @@ import pytest
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, TextContent
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from planexec.executor import ReplayError
 from planexec.planner import PlanSourceError, validate_plan
 from planexec.registry import ToolCallError, ToolErrorCode
 from planexec.server._mcp_errors import (
@@ -56,6 +57,7 @@ TABLE: list[tuple[str, BaseException, str]] = [
     ("not-found", NotFound("run", "r1"), "not_found"),
     ("store-unavailable", StoreUnavailable("connection refused"), "store_unavailable"),
     ("plan-source", PlanSourceError("no such file"), "invalid_plan_source"),
+    ("not-replayable", ReplayError("the run has not finished"), "not_replayable"),
     ("invalid-plan", _invalid_plan(), "invalid_plan"),
     ("bad-arguments", _validation_error(), "invalid_arguments"),
     ("too-many-runs", TooManyRuns("acme", 4), "too_many_runs"),
