@@ -225,9 +225,10 @@ def error_result(error: BaseException) -> CallToolResult:
     )
 
 
-def mcp_error(error: BaseException) -> MCPError:
-    """The JSON-RPC error for a failed resource read or prompt: the body as ``data``."""
-    body = error_body(error)
+def mcp_error(error: BaseException, **context: Any) -> MCPError:
+    """The JSON-RPC error for a failed resource read or prompt: the body as ``data``,
+    with ``context`` (the resource's ``uri``, say) added."""
+    body = {**error_body(error), **context}
     code = {
         ErrorCode.NOT_FOUND.value: INVALID_PARAMS,
         ErrorCode.INVALID_ARGUMENTS.value: INVALID_PARAMS,

@@ -155,7 +155,7 @@ async def read_resource(
         state, principal = _tenant_view(ctx)
         text, mime_type = await _read(state, principal.tenant, str(params.uri))
     except Exception as error:
-        raise mcp_error(error) from None
+        raise mcp_error(error, uri=str(params.uri)) from None
     return ReadResourceResult(contents=[TextResourceContents(uri=params.uri, text=text, mime_type=mime_type)])
 
 

@@ -185,6 +185,7 @@ async def _read_resources(mcp: Client, run_id: str, plan_id: str, record: dict[s
     with pytest.raises(MCPError) as missing:
         await mcp.read_resource("planexec://runs/no-such-run")
     assert missing.value.code == INVALID_PARAMS and missing.value.data["code"] == "not_found"
+    assert missing.value.data["uri"] == "planexec://runs/no-such-run"
 
 
 async def test_failures_are_error_results_with_code_message_and_hint(target: Target) -> None:
