@@ -5,7 +5,7 @@ Exit codes: 0 success / valid, 1 invalid plan or failed run, 2 usage error. With
 without it, a readable report. Usage errors go to stderr with nothing on stdout.
 
 Commands live in their own modules (``_run_cli``, ``_runs_cli``, ``_replay_cli``,
-``_graph_cli``), each adding itself with ``register(app)``. Configuration
+``_graph_cli``, ``_serve_cli``, ``_keys_cli``), each adding itself with ``register(app)``. Configuration
 (:class:`._config.Settings`) is read from the environment once, at this edge.
 """
 
@@ -19,7 +19,7 @@ from rich.console import Console
 from planexec import __version__
 from planexec.planner import Limits
 
-from . import _graph_cli, _replay_cli, _run_cli, _runs_cli
+from . import _graph_cli, _keys_cli, _replay_cli, _run_cli, _runs_cli, _serve_cli
 from ._cli_common import (
     DEFAULT_LIMITS,
     JsonOption,
@@ -85,6 +85,8 @@ _run_cli.register(app)
 _runs_cli.register(app)
 _replay_cli.register(app)
 _graph_cli.register(app)
+_serve_cli.register(app)
+_keys_cli.register(app)
 
 
 def main(settings: Settings | None = None) -> None:

@@ -19,7 +19,7 @@ import pydantic
 import typer
 from rich.console import Console
 
-from planexec.executor._mermaid import render_mermaid  # TRANSITIONAL: public export pending
+from planexec.executor import render_mermaid
 from planexec.schemas import PlanObject
 from planexec.store import NotFound, PlanEntry, Store
 

@@ -3,15 +3,16 @@
 Replays a stored run of the configured tenant (DESIGN §5):
 
 - recorded (the default): the stored plan re-executes against the stored tool results;
-  no tool is called;
+  no tool is called and nothing is stored;
 - ``--live --from TASK``: recorded outputs upstream of TASK, live tool calls (from
-  ``--tools``, default ``demo``) from TASK on. ``--live`` without ``--from`` (or the
+  ``--tools``, default ``demo``) from TASK on; the replay is stored as a run of its own
+  (its record notes ``replay_of``). ``--live`` without ``--from`` (or the
   reverse), or a TASK the run does not have, is a usage error (exit 2).
 
 ``--json`` prints ``{status, output, identical, divergence, run_id, replay_of}``
 (:meth:`planexec.executor.ReplayResult.as_json`); otherwise a report naming the first
 divergence (task, field, recorded and replayed values). Exit 0 when the replay came out
-identical, 1 otherwise; a run that cannot be replayed is ``cannot_replay`` and an unknown
+identical, 1 otherwise; a run that cannot be replayed is ``not_replayable`` and an unknown
 run id ``not_found``, both exit 1.
 """
 
@@ -25,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from planexec.executor import ReplayError, ReplayResult, replay_run
 from planexec.registry import Catalog
 from planexec.store import Store
 
@@ -40,15 +42,18 @@ def _value(value: Any) -> str:
     return text if len(text) <= 500 else text[:499] + "…"
 
 
-def render_replay(console: Console, result: Mapping[str, Any], mode: str) -> None:
+def render_replay(console: Console, result: Mapping[str, Any], live_from: str | None) -> None:
     """The human report of a replay's JSON form."""
-    head = f"replay of {escape(str(result['replay_of']))} ({mode})"
+    mode = "recorded" if live_from is None else f"live from {live_from}"
+    head = f"replay of {escape(str(result['replay_of']))} ({escape(mode)})"
     divergence = result.get("divergence")
     if result.get("identical"):
         console.print(f"[green]=[/green] {head}: identical", soft_wrap=True)
     elif isinstance(divergence, Mapping):
-        task = divergence.get("task_id")
+        task, attempt = divergence.get("task_id"), divergence.get("attempt")
         where = f"task {escape(str(task))}" if task is not None else "the run"
+        if attempt is not None:
+            where += f" (attempt {escape(str(attempt))})"
         console.print(
             f"[red]≠[/red] {head} diverged at {where}, field {escape(str(divergence.get('field')))}",
             soft_wrap=True,
@@ -57,8 +62,11 @@ def render_replay(console: Console, result: Mapping[str, Any], mode: str) -> Non
         console.print(f"    replayed: {escape(_value(divergence.get('replayed')))}", soft_wrap=True)
     else:
         console.print(f"[red]≠[/red] {head}: not identical", soft_wrap=True)
-    outcome = f"replay run {escape(str(result['run_id']))}: {escape(str(result['status']))}"
-    console.print(outcome, soft_wrap=True)
+    status = escape(str(result["status"]))
+    if live_from is None:
+        console.print(f"replayed run status: {status} (a recorded replay is not stored)", soft_wrap=True)
+    else:
+        console.print(f"replay stored as run {escape(str(result['run_id']))}: {status}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -92,9 +100,6 @@ def register(app: typer.Typer) -> None:
             except ToolSourceError as error:
                 usage_error(str(error))
 
-        # TRANSITIONAL: top level once the executor exports them
-        from planexec.executor import ReplayError, ReplayResult, replay_run
-
         async def body(opened: Store) -> ReplayResult:
             if from_task is not None:
                 record = await opened.get_run(settings.tenant, run_id)
@@ -111,11 +116,11 @@ def register(app: typer.Typer) -> None:
                     user=settings.user,
                 )
             except ReplayError as error:
-                raise CommandFailed("cannot_replay", f"run {run_id} cannot be replayed: {error}") from None
+                raise CommandFailed("not_replayable", f"run {run_id} cannot be replayed: {error}") from None
 
         result = with_store(settings, body, json_output=json_output).as_json()
         if json_output:
             print_json(result)
         else:
-            render_replay(stdout_console(), result, f"live from {from_task}" if live else "recorded")
+            render_replay(stdout_console(), result, from_task if live else None)
         raise typer.Exit(0 if result["identical"] else 1)

@@ -28,7 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from planexec.executor import Event, EventType, Executor, RunRecord, RunSink, RunStatus
+from planexec.executor import Event, EventType, Executor, RunRecord, RunSink, RunStatus, StoreSink
 from planexec.registry import ToolView
 from planexec.schemas import PlanObject
 from planexec.store import PlanEntry, Store
@@ -160,8 +160,6 @@ async def _store_and_execute(
         provenance={"source": "cli", "file": source},
     )
     await store.save_plan(settings.tenant, entry)
-    from planexec.executor import StoreSink  # TRANSITIONAL: top level once the executor exports it
-
     sink = StoreSink(store, settings.tenant, settings.user)
     return await _execute(plan, tools, sink, inputs, progress, live)
 

@@ -57,7 +57,9 @@ def _seconds(start: object, end: object) -> float | None:
 def _fmt_seconds(value: float | None, *, signed: bool = False) -> str:
     if value is None:
         return "-"
-    if abs(value) < 1:
+    if abs(value) < 0.001:
+        text = f"{value * 1_000_000:.0f} µs"
+    elif abs(value) < 1:
         text = f"{value * 1000:.1f} ms"
     else:
         text = f"{value:.3f} s" if abs(value) < 10 else f"{value:.1f} s"
