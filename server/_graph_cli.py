@@ -1,8 +1,10 @@
 """``planexec graph PLAN|RUN_ID [--tools SRC]... [--store URL]``: Mermaid ``flowchart`` text.
 
-An argument that names an existing file (or ``-``, stdin) is a plan: it is loaded and
-validated against ``--tools`` (default ``demo``) and drawn without statuses; an invalid
-plan prints its errors on stderr, exit 1. Any other argument is a run id of the
+An argument that names an existing file, ``-`` (stdin), or looks like a path (it holds
+a ``/`` or ends in ``.json``, ``.yaml``, ``.yml``; run ids never do) is a plan: it is
+loaded and validated against ``--tools`` (default ``demo``) and drawn without statuses;
+an invalid plan prints its errors on stderr, exit 1; a plan file that cannot be read is
+a usage error, exit 2. Any other argument is a run id of the
 configured tenant: the run and its plan come from the store and each task is drawn with
 its status as a class (:func:`planexec.executor.render_mermaid`). A run id the tenant
 has not stored is ``not_found``, exit 1. Only the Mermaid text goes to stdout.
@@ -29,6 +31,15 @@ from ._cli_store import CommandFailed, settings_of, with_store
 __all__ = ["register"]
 
 
+def _is_plan_source(target: str) -> bool:
+    return (
+        target == "-"
+        or Path(target).is_file()
+        or "/" in target
+        or target.lower().endswith((".json", ".yaml", ".yml"))
+    )
+
+
 def _plan_graph(source: str, tools: list[str] | None) -> str:
     _, result = load_and_validate(source, tools)
     if not result.valid or result.plan is None:
@@ -51,7 +62,7 @@ def register(app: typer.Typer) -> None:
         store: StoreOption = None,
     ) -> None:
         """Draw a plan, or a stored run with its statuses, as a Mermaid flowchart."""
-        if target == "-" or Path(target).is_file():
+        if _is_plan_source(target):
             sys.stdout.write(_plan_graph(target, tools))
             return
         settings = settings_of(ctx, store)

@@ -58,3 +58,10 @@ def test_graph_of_a_succeeded_run(tmp_path: Path) -> None:
     proc = planexec("graph", record["run_id"], "--store", url)
     assert proc.returncode == 0
     assert _class_lines(proc.stdout.decode()) == {"succeeded": {"t0", "t1"}}
+
+
+def test_graph_of_a_missing_plan_file_is_a_usage_error(tmp_path: Path) -> None:
+    for target in (str(tmp_path / "missing.json"), "missing.yaml"):
+        proc = planexec("graph", target)
+        assert proc.returncode == 2, target
+        assert proc.stdout == b""
