@@ -415,7 +415,7 @@ _EDGE_VALUES = st.sampled_from(
         {"tool_name": "undo"},
         {"max_attempts": 2},
     ]
-)
+).map(copy.deepcopy)  # the lists and dicts above are shared: mutations must not reach them
 _SCALARS = (
     st.none()
     | st.booleans()
