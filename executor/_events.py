@@ -80,7 +80,9 @@ class RunSink(Protocol):
 
     ``save_run`` is called when the run starts and once more with the final record, after
     every event has gone through ``add_events`` (in ``seq`` order, in batches). An
-    exception raised here ends the run.
+    exception raised here ends the run (no task starts if the first ``save_run`` fails;
+    later, the run is cancelled and compensated) and is raised to the caller as itself;
+    the sink is not called again. See :mod:`._executor`.
     """
 
     async def save_run(self, record: RunRecord) -> None: ...

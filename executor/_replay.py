@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from planexec.registry import ToolView
 from planexec.schemas import PlanObject
@@ -108,7 +109,10 @@ async def replay_run(
     plan = await _stored_plan(store, tenant, record, run_id)
     events = await store.list_events(tenant, run_id)
     inputs = _stored_inputs(events, run_id)
-    recording = Recording.of(record, events, plan)
+    try:
+        recording = Recording.of(record, events, plan)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ReplayError(f"run {run_id!r}: the stored record or events are malformed ({error!r})") from error
     if live:
         if tools is None:
             raise ReplayError("a live replay calls tools: pass the tools to call")
@@ -142,7 +146,11 @@ async def _stored_plan(store: Store, tenant: str, record: Mapping[str, Any], run
             f"the plan {plan_id!r} of run {run_id!r} was not stored, so the run cannot be "
             "replayed; store plans (store.save_plan) before running them"
         ) from None
-    return PlanObject.model_validate(entry.plan)
+    try:
+        return PlanObject.model_validate(entry.plan)
+    except ValidationError as error:
+        message = f"the stored plan {plan_id!r} of run {run_id!r} is not a valid plan: {error}"
+        raise ReplayError(message) from None
 
 
 def _stored_inputs(events: Sequence[Mapping[str, Any]], run_id: str) -> dict[str, Any]:

@@ -238,6 +238,19 @@ async def test_replaying_a_run_whose_plan_was_not_stored_is_a_replay_error(sqlit
         await replay_run(sqlite_store, TENANT, record.run_id)
 
 
+async def test_a_stored_plan_that_is_no_longer_valid_or_a_mangled_record_is_a_replay_error(
+    sqlite_store: Store,
+) -> None:
+    record = await record_run(sqlite_store, chain())
+    await edit(sqlite_store, record.run_id, lambda run: run["tasks"]["a"]["attempts"][0].update(error=1))
+    with pytest.raises(ReplayError, match="malformed"):
+        await replay_run(sqlite_store, TENANT, record.run_id)
+    entry = await sqlite_store.get_plan(TENANT, record.plan_id)
+    await sqlite_store.save_plan(TENANT, entry.model_copy(update={"plan": {**entry.plan, "tasks": {}}}))
+    with pytest.raises(ReplayError, match="not a valid plan"):
+        await replay_run(sqlite_store, TENANT, record.run_id)
+
+
 async def test_replaying_a_run_that_has_not_finished_is_a_replay_error(sqlite_store: Store) -> None:
     record = await record_run(sqlite_store, chain())
     await edit(sqlite_store, record.run_id, lambda stored: stored.update(status="running"))

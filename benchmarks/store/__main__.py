@@ -1,0 +1,82 @@
+"""``python -m benchmarks.store [--quick] [--json] [--output PATH] [--seed N]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._harness import DEFAULT_OUTPUT, NO_STORE, benchmark
+
+NAMES = {"no_store": "no store", "sqlite": "SQLite (WAL)", "redis": "Redis (informative)"}
+
+
+def rows(result: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for workload, entry in result["workloads"].items():
+        for name, row in entry["systems"].items():
+            if row["status"] != "ok":
+                out.append([workload, NAMES[name], row["status"], "", "", "", row.get("reason", "")])
+                continue
+            ratio = "-" if name == NO_STORE else f"{row['overhead_ratio']:.2f}×"
+            sink = row.get("sink")
+            where = (
+                f"first {sink['first_save_ms']:.1f} · events {sink['events_ms']:.1f} "
+                f"({sink['event_batches']:g} batches) · final {sink['final_save_ms']:.1f}"
+                if sink
+                else ""
+            )
+            cells = [f"{row['median_ms']:.1f}", f"{row['us_per_task']:.1f}", ratio, f"{row['cpu_ms']:.1f}"]
+            out.append([workload, NAMES[name], *cells, where])
+    return out
+
+
+def render(result: dict[str, Any]) -> None:
+    head = ["workload", "system", "ms", "µs/task", "ratio", "cpu ms", "in the sink, ms"]
+    table = [head, *rows(result)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    tasks = result["config"]["tasks"]
+    print(f"Store overhead: a {tasks}-task DAG, median of {result['config']['repeats']} runs")
+    for line in table:
+        cells = zip(line, widths, strict=True)
+        print("  ".join(c.ljust(w) if i < 2 or i == 6 else c.rjust(w) for i, (c, w) in enumerate(cells)))
+    for target in result["targets"]:
+        verdict = {True: "PASS", False: "FAIL", None: "n/a"}[target["pass"]]
+        print(f"{target['name']}: {target['value']} (target {target['target']}) {verdict}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.store", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="200 tasks, two repeats: a smoke test")
+    parser.add_argument("--json", action="store_true", help="print only the JSON result")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="where to write the JSON (default benchmarks/results/store.json; "
+        "with --quick nothing is written unless --output is given)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the DAG")
+    args = parser.parse_args(argv)
+
+    result = benchmark(quick=args.quick, seed=args.seed, progress=not args.json)
+    output = args.output if args.output is not None else (None if args.quick else DEFAULT_OUTPUT)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(output)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        render(result)
+        if output is not None:
+            print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
