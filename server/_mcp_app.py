@@ -1,36 +1,33 @@
-"""The one MCP application object, on the SDK's low-level :class:`~mcp.server.Server`,
-and the stdio transport.
+"""The one MCP application object, on the SDK's low-level :class:`~mcp.server.Server`.
 
 :func:`build_server` wires :class:`Services` into a ``Server`` whose lifespan owns the
 resources: it opens the store, starts the server-lifetime task group the runs live in,
 and on the way out asks every run to stop (cooperatively, ``shutdown_grace_s`` at most,
-then hard), then closes the store. Stdio runs that lifespan once per process; streamable
-HTTP once for the session manager (``_mcp_http``). The same object serves both protocol
-eras: older clients ``initialize``, 2026-07-28 clients send each request on its own.
+then hard), then closes the store. Stdio runs that lifespan once per process
+(``_mcp_stdio``); streamable HTTP once for the session manager (``_mcp_http``). The same
+object serves both protocol eras: older clients ``initialize``, 2026-07-28 clients send
+each request on its own.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from mcp.server import Server, ServerRequestContext
-from mcp.server.context import CallNext, HandlerResult, ServerMiddleware
-from mcp.server.stdio import stdio_server
+from mcp.server import Server
+from mcp.server.context import ServerMiddleware
 
 from planexec import __version__
 
-from ._mcp_errors import RequestTooLarge, mcp_error
 from ._mcp_resources import get_prompt, list_prompts, list_resource_templates, list_resources, read_resource
 from ._mcp_runs import RunRegistry
 from ._mcp_schemas import META_TOOLS
 from ._mcp_services import AppState, Services
 from ._mcp_tools import call_tool, list_tools, tool_input_schema
 
-__all__ = ["RequestSizeLimit", "ToolNameClash", "build_server", "serve_stdio"]
+__all__ = ["ToolNameClash", "build_server"]
 
 INSTRUCTIONS = (
     "planexec runs plans: DAGs of tool calls executed in parallel where dependencies allow. "
@@ -59,6 +56,7 @@ def build_server(services: Services, *, middleware: Sequence[ServerMiddleware[An
                 runs.cancel_all()
                 with anyio.move_on_after(services.limits.shutdown_grace_s, shield=True):
                     await runs.wait_all()
+                runs.stop_all()
                 task_group.cancel_scope.cancel()
 
     server: Server[AppState] = Server(
@@ -79,26 +77,3 @@ def build_server(services: Services, *, middleware: Sequence[ServerMiddleware[An
     )
     server.middleware.extend(middleware)
     return server
-
-
-class RequestSizeLimit:
-    """Refuses a request whose params are over ``max_bytes`` of JSON with a JSON-RPC
-    ``invalid request`` error (data: ``{code: request_too_large, ...}``). For transports
-    without a body limit of their own (stdio); HTTP answers 413 before parsing."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.params:
-            size = len(json.dumps(ctx.params, separators=(",", ":"), ensure_ascii=False).encode())
-            if size > self.max_bytes:
-                raise mcp_error(RequestTooLarge(size, self.max_bytes))
-        return await call_next(ctx)
-
-
-async def serve_stdio(services: Services) -> None:
-    """Serve MCP on stdin/stdout until the client closes stdin."""
-    server = build_server(services, middleware=[RequestSizeLimit(services.limits.max_request_bytes)])
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())

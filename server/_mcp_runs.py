@@ -10,6 +10,10 @@ Runs are keyed by (tenant, run id): another tenant's run is invisible. At most
 ``max_per_tenant`` runs of one tenant are in progress at once; admission is decided
 before the first await, so two racing requests cannot both take the last slot.
 
+Runs are shielded from the cancellation of the task group they live in: they stop when
+asked (:meth:`RunRegistry.cancel_all`, cooperatively) or, past a grace period, when
+stopped (:meth:`RunRegistry.stop_all`).
+
 A run that fails inside (its sink, the store, raising) does not take the server down:
 the failure is kept and re-raised to whoever waits for the run, and logged.
 """
@@ -40,6 +44,7 @@ class LiveRun:
     tenant: str
     handle: RunHandle
     task_count: int
+    scope: anyio.CancelScope
     done: anyio.Event = field(default_factory=anyio.Event)
     failure: Exception | None = None
 
@@ -102,12 +107,16 @@ class RunRegistry:
         task_status: TaskStatus[LiveRun],
     ) -> None:
         live: LiveRun | None = None
+        # Shielded: a run outlives the request that started it, and a server that shuts
+        # down cancels it cooperatively (cancel_all), not by cancelling its task.
+        scope = anyio.CancelScope(shield=True)
         try:
-            async with executor.start(plan, inputs, run_id=run_id) as handle:
-                live = LiveRun(tenant=tenant, handle=handle, task_count=len(plan.tasks))
-                self._runs[(tenant, run_id)] = live
-                task_status.started(live)
-                await handle.wait()
+            with scope:
+                async with executor.start(plan, inputs, run_id=run_id) as handle:
+                    live = LiveRun(tenant=tenant, handle=handle, task_count=len(plan.tasks), scope=scope)
+                    self._runs[(tenant, run_id)] = live
+                    task_status.started(live)
+                    await handle.wait()
         except Exception as error:
             if live is None:
                 raise  # not under way yet: start() raises it to the caller
@@ -134,3 +143,8 @@ class RunRegistry:
     async def wait_all(self) -> None:
         for live in list(self._runs.values()):
             await live.done.wait()
+
+    def stop_all(self) -> None:
+        """Stop every run now (hard: compensations in progress are cut short)."""
+        for live in list(self._runs.values()):
+            live.scope.cancel()

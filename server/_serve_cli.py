@@ -30,9 +30,10 @@ from planexec.store import StoreError
 from ._auth import AuthConfigError, PlanexecTokenVerifier, jwt_config_from
 from ._cli_common import StoreOption, ToolsOption, fail, usage_error
 from ._cli_store import display_url, settings_of, store_for
-from ._mcp_app import ToolNameClash, build_server, serve_stdio
+from ._mcp_app import ToolNameClash, build_server
 from ._mcp_http import InsecureBinding, check_binding, serve_http
 from ._mcp_services import ServerLimits, Services, configured_identity, token_identity
+from ._mcp_stdio import serve_stdio
 from ._sources import ToolSourceError, catalog_from_sources
 
 __all__ = ["main_for_tests", "register"]

@@ -148,3 +148,26 @@ async def test_a_large_plan_is_validated_and_run(as_text: bool, tmp_path: Path) 
         assert body(await mcp.call_tool("validate_plan", {"plan": plan}))["valid"] is True
         record = body(await mcp.call_tool("execute_plan", {"plan": plan}))
     assert record["status"] == "succeeded" and record["output"] == 299
+
+
+async def test_shutdown_stops_runs_that_outlast_the_grace_period(tmp_path: Path) -> None:
+    undo_forever = {
+        "tasks": {
+            "write": {
+                "tool_name": "ledger_write",
+                "parameters": {"key": "k", "value": 1},
+                "dependencies": [],
+                "compensation": {"tool_name": "sleep", "parameters": {"seconds": 600}},
+            },
+            "slow": {"tool_name": "sleep", "parameters": {"seconds": 600}, "dependencies": ["write"]},
+        }
+    }
+    store = WatchedStore(tmp_path / "g.db")
+    progress = Progress()
+    with anyio.fail_after(10):
+        async with Client(build_server(_services(store, shutdown_grace_s=0.2)), mode="legacy") as mcp:
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(mcp.call_tool, "execute_plan", {"plan": undo_forever}, None, progress)
+                await progress.first.wait()  # "write" succeeded: cancelling now compensates it
+                task_group.cancel_scope.cancel()
+    assert store.ended == {}  # stopped mid-compensation: the run never stored an end

@@ -4,6 +4,7 @@ tokens) until SIGINT, then exits 0."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,12 +13,14 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
 import pytest
 import typer
 from anyio.abc import Process
+from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.text import TextReceiveStream
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -27,7 +30,7 @@ from planexec.server._auth import create_api_key
 from planexec.server._serve_cli import register
 from planexec.store import open_store
 
-from .mcp_support import ARITHMETIC, ERAS, SERVE, body
+from .mcp_support import ARITHMETIC, ERAS, SERVE, SLOW, body
 
 pytestmark = pytest.mark.anyio
 
@@ -171,3 +174,36 @@ async def test_http_demands_a_bearer_token_and_acts_for_its_tenant(tmp_path: Pat
     async with open_store(store_url) as store:  # stored in the key's tenant, not the configured one
         assert (await store.get_run("globex", record["run_id"]))["status"] == "succeeded"
         assert await store.list_runs("acme") == []
+
+
+async def test_stdio_stops_on_sigterm_and_stores_its_runs_as_cancelled(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 't.db'}"
+    command = [sys.executable, "-c", SERVE, "serve", "--store", store_url]
+    async with await anyio.open_process(command, env=_env()) as process:
+        assert process.stdin is not None and process.stdout is not None
+        lines = BufferedByteReceiveStream(process.stdout)
+
+        async def request(message: dict[str, Any]) -> dict[str, Any]:
+            await process.stdin.send(json.dumps(message).encode() + b"\n")  # type: ignore[union-attr]
+            if "id" not in message:
+                return {}
+            with anyio.fail_after(20):
+                answer: dict[str, Any] = json.loads(await lines.receive_until(b"\n", 1 << 20))
+            assert answer["id"] == message["id"], answer
+            return answer
+
+        init = {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        }
+        await request({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
+        await request({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        call = {"name": "execute_plan", "arguments": {"plan": SLOW, "wait": False}}
+        started = await request({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
+        run_id = started["result"]["structuredContent"]["run_id"]
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+    async with open_store(store_url) as store:
+        assert (await store.get_run("acme", run_id))["status"] == "cancelled"
