@@ -3,8 +3,9 @@ output schemas, and the ``Tool`` definitions ``tools/list`` shows (DESIGN §7).
 
 Arguments are validated by these models before a handler runs; a model rejects unknown
 fields, so a misspelt argument is an ``invalid_arguments`` error, not silently ignored.
-Output schemas describe the ``structured_content`` of successful results (clients check
-them); error results carry ``{code, message, hint}`` instead.
+Output schemas describe the ``structured_content`` of results: the tool's own shape on
+success, or the error body ``{code, message, hint, ...}`` of an ``is_error`` result
+(:func:`admits_errors`; clients check both against the schema).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from planexec.executor import RunRecord, RunStatus
 
 __all__ = [
+    "ERROR_BODY",
     "META_TOOLS",
     "CancelRunArgs",
     "CreatePlanArgs",
@@ -25,6 +27,7 @@ __all__ = [
     "ListRunsArgs",
     "ReplayRunArgs",
     "ValidatePlanArgs",
+    "admits_errors",
 ]
 
 PlanDocument = Annotated[
@@ -90,6 +93,29 @@ class CreatePlanArgs(_Args):
     context: Annotated[
         str | dict[str, Any] | None, Field(description="Facts, constraints or inputs the planner should use.")
     ] = None
+
+
+ERROR_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string", "description": "a stable error code"},
+        "message": {"type": "string"},
+        "hint": {"type": "string", "description": "what to do about it"},
+    },
+    "required": ["code", "message", "hint"],
+}
+
+
+def admits_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` or the error body: an ``is_error`` result carries the error body as its
+    structured content, and some clients (the TypeScript SDK's) check error results
+    against the output schema too. The root stays ``type: object`` (2025-11-25)."""
+    success = dict(schema)
+    definitions = success.pop("$defs", None)
+    combined: dict[str, Any] = {"type": "object", "anyOf": [success, ERROR_BODY]}
+    if definitions is not None:
+        combined["$defs"] = definitions
+    return combined
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -256,4 +282,7 @@ _META: list[tuple[Tool, type[_Args]]] = [
         ReplayRunArgs,
     ),
 ]
-META_TOOLS: dict[str, tuple[Tool, type[_Args]]] = {tool.name: (tool, args) for tool, args in _META}
+META_TOOLS: dict[str, tuple[Tool, type[_Args]]] = {
+    tool.name: (tool.model_copy(update={"output_schema": admits_errors(tool.output_schema or {})}), args)
+    for tool, args in _META
+}

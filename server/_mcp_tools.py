@@ -33,7 +33,7 @@ from planexec.registry import Catalog, ToolCallError, ToolErrorCode, ToolSpec
 
 from ._mcp_errors import ErrorCode, PlannerNotConfigured, ServerError, error_result
 from ._mcp_run_tools import Call, cancel_run, check_plan, execute_plan, get_run, list_runs, ok
-from ._mcp_schemas import META_TOOLS, CreatePlanArgs, ReplayRunArgs, ValidatePlanArgs
+from ._mcp_schemas import META_TOOLS, CreatePlanArgs, ReplayRunArgs, ValidatePlanArgs, admits_errors
 from ._mcp_services import AppState
 
 __all__ = ["call_tool", "catalog_tool", "list_tools", "tool_input_schema"]
@@ -92,7 +92,7 @@ def catalog_tool(spec: ToolSpec) -> Tool:
         name=spec.name,
         description=spec.description or None,
         input_schema=spec.input_schema,
-        output_schema=spec.output_schema,
+        output_schema=admits_errors(spec.output_schema) if spec.output_schema is not None else None,
         annotations=ToolAnnotations(
             read_only_hint=hints.read_only,
             destructive_hint=hints.destructive,

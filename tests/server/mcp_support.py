@@ -107,14 +107,15 @@ async def http_server(served: Services, *, token_verifier: TokenVerifier | None 
         port,
         on_listening=lambda _: listening.set(),
     )
-    async with anyio.create_task_group() as task_group:
-        task_group.start_soon(server.serve, [sock])
-        with anyio.fail_after(10):
-            await listening.wait()
-        try:
-            yield f"http://127.0.0.1:{port}/mcp"
-        finally:
-            server.should_exit = True
+    with sock:
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(server.serve, [sock])
+            with anyio.fail_after(10):
+                await listening.wait()
+            try:
+                yield f"http://127.0.0.1:{port}/mcp"
+            finally:
+                server.should_exit = True
 
 
 SERVE = "from planexec.server._serve_cli import main_for_tests; main_for_tests()"
