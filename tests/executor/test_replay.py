@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import pytest
 
 from planexec.executor import Executor, ReplayError, StoreSink, replay_run
-from planexec.registry import ToolResult, ToolSpec
-from planexec.store import NotFound, Store
+from planexec.registry import Catalog, ToolResult, ToolSpec, demo_source
+from planexec.schemas import PlanObject
+from planexec.store import NotFound, PlanEntry, Store
 
 from .replay_corpus import CORPUS, TENANT, USER, Scenario, record_run
 from .support import ScriptedTools, make_plan, task
@@ -279,3 +282,41 @@ async def test_bad_replay_options_are_replay_errors(sqlite_store: Store, options
     record = await record_run(sqlite_store, chain())
     with pytest.raises(ReplayError):
         await replay_run(sqlite_store, TENANT, record.run_id, **options)
+
+
+# -- real runs on the demo tools, with real timing -----------------------------------------------
+
+
+def random_dag_plan(rng: random.Random, tasks: int) -> dict[str, Any]:
+    """Task i sleeps briefly and depends on up to 3 of the 30 tasks before it."""
+    ids = [f"t{i:03d}" for i in range(tasks)]
+    document: dict[str, Any] = {"tasks": {}}
+    for i, task_id in enumerate(ids):
+        window = ids[max(0, i - 30) : i]
+        deps = rng.sample(window, min(len(window), rng.randint(1, 3))) if i and rng.random() > 0.05 else []
+        seconds = rng.choice([0, 0, 0.001, 0.002])
+        document["tasks"][task_id] = task("sleep", {"seconds": seconds, "value": i}, deps=tuple(deps))
+        if i % 5 == 0:
+            document["tasks"][task_id]["compensation"] = {"tool_name": "echo", "parameters": {"value": i}}
+    return document
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_random_halted_runs_of_demo_tools_replay_identically(sqlite_store: Store, seed: int) -> None:
+    """Many calls in flight when a failure or the deadline halts the run: the replay must
+    stop at the same point (which tasks ran, were cut short, never started)."""
+    rng = random.Random(seed)
+    document = random_dag_plan(rng, 150)
+    document["max_concurrency"] = rng.choice([4, 16, 1000])
+    failing = document["tasks"][f"t{rng.randrange(30, 120):03d}"]
+    failing.update(tool_name="fail", parameters={"message": "halt"})
+    if seed == 3:
+        document["timeout_s"] = 0.03
+    plan = PlanObject.model_validate(document)
+    entry = PlanEntry(plan_id=plan.plan_id, created_at=datetime.now(UTC), plan=plan.to_json())
+    await sqlite_store.save_plan(TENANT, entry)
+    record = await Executor(Catalog([demo_source()]), StoreSink(sqlite_store, TENANT)).run(plan)
+    assert record.status == "failed"
+    with anyio.fail_after(10):
+        result = await replay_run(sqlite_store, TENANT, record.run_id)
+    assert result.divergence is None
