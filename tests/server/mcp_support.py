@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -118,7 +120,8 @@ async def http_server(served: Services, *, token_verifier: TokenVerifier | None 
                 server.should_exit = True
 
 
-SERVE = "from planexec.server._serve_cli import main_for_tests; main_for_tests()"
+PLANEXEC = shutil.which("planexec", path=str(Path(sys.executable).parent)) or "planexec"
+"""The installed console script: ``planexec serve ...`` as users run it."""
 
 
 def stdio_server(store_url: str, tenant: str = "acme", *args: str) -> StdioServerParameters:
@@ -126,9 +129,7 @@ def stdio_server(store_url: str, tenant: str = "acme", *args: str) -> StdioServe
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLANEXEC_")}
     env |= {"PLANEXEC_TENANT": tenant, "PLANEXEC_USER": "alice"}
     return StdioServerParameters(
-        command=sys.executable,
-        args=["-c", SERVE, "serve", "--transport", "stdio", "--store", store_url, *args],
-        env=env,
+        command=PLANEXEC, args=["serve", "--transport", "stdio", "--store", store_url, *args], env=env
     )
 
 

@@ -10,14 +10,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from .mcp_support import ARITHMETIC, SERVE, http_server, services
+from .mcp_support import ARITHMETIC, PLANEXEC, http_server, services
 
 INSPECTOR_VERSION = "2.12"
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,5 +100,5 @@ async def test_the_inspector_lists_and_calls_tools_over_http(
 
 async def test_the_inspector_lists_and_calls_tools_over_stdio(inspector: Path, tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'i.db'}"
-    server = [sys.executable, "-c", SERVE, "serve", "--store", store]
+    server = [PLANEXEC, "serve", "--store", store]
     await _lists_and_calls(inspector, server, "-e", "PLANEXEC_TENANT=acme", everything=False)

@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import typer
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.text import TextReceiveStream
@@ -26,11 +24,11 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from typer.testing import CliRunner
 
+from planexec.server import app
 from planexec.server._auth import create_api_key
-from planexec.server._serve_cli import register
 from planexec.store import open_store
 
-from .mcp_support import ARITHMETIC, ERAS, SERVE, SLOW, body
+from .mcp_support import ARITHMETIC, ERAS, PLANEXEC, SLOW, body
 
 pytestmark = pytest.mark.anyio
 
@@ -44,24 +42,13 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _serve(*args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-c", SERVE, "serve", *args],
+        [PLANEXEC, "serve", *args],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=30,
         check=False,
         env=_env(),
     )
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """planexec"""
-
-    register(app)
-    return app
 
 
 @pytest.mark.parametrize(
@@ -90,7 +77,7 @@ def test_usage_errors_exit_2_before_serving_with_nothing_on_stdout(
 ) -> None:
     for name, value in _env().items():
         monkeypatch.setenv(name, value)
-    result = CliRunner().invoke(_app(), ["serve", *args])
+    result = CliRunner().invoke(app, ["serve", *args])
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
 
@@ -107,18 +94,7 @@ def test_a_store_that_cannot_open_exits_1(tmp_path: Path) -> None:
 async def _http(store_url: str, *args: str) -> AsyncIterator[tuple[str, Process]]:
     """``serve --transport http --port 0`` until the test is done; yields the announced
     URL and the process (SIGINT and exit code are the caller's to check)."""
-    command = [
-        sys.executable,
-        "-c",
-        SERVE,
-        "serve",
-        "--transport",
-        "http",
-        "--port",
-        "0",
-        "--store",
-        store_url,
-    ]
+    command = [PLANEXEC, "serve", "--transport", "http", "--port", "0", "--store", store_url]
     process = await anyio.open_process([*command, *args], env=_env(), stdin=subprocess.DEVNULL)
     try:
         assert process.stderr is not None
@@ -178,7 +154,7 @@ async def test_http_demands_a_bearer_token_and_acts_for_its_tenant(tmp_path: Pat
 
 async def test_stdio_stops_on_sigterm_and_stores_its_runs_as_cancelled(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 't.db'}"
-    command = [sys.executable, "-c", SERVE, "serve", "--store", store_url]
+    command = [PLANEXEC, "serve", "--store", store_url]
     async with await anyio.open_process(command, env=_env()) as process:
         assert process.stdin is not None and process.stdout is not None
         lines = BufferedByteReceiveStream(process.stdout)
