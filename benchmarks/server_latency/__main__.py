@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,7 +43,7 @@ from mcp import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "server_latency.json"
-SERVE = "from planexec.server._serve_cli import main_for_tests; main_for_tests()"
+PLANEXEC = shutil.which("planexec", path=str(Path(sys.executable).parent)) or "planexec"
 ERAS = {"legacy": "legacy", "modern": "auto"}
 VALIDATE = {
     "inputs": {"x": 2},
@@ -70,17 +71,7 @@ CALLS: dict[str, tuple[str, dict[str, Any]]] = {
 
 async def _start_server(store: Path) -> tuple[Process, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLANEXEC_")}
-    command = [
-        sys.executable,
-        "-c",
-        SERVE,
-        "serve",
-        "--transport",
-        "http",
-        "--port",
-        "0",
-        "--insecure-no-auth",
-    ]
+    command = [PLANEXEC, "serve", "--transport", "http", "--port", "0", "--insecure-no-auth"]
     process = await anyio.open_process(
         [*command, "--store", f"sqlite:///{store}"], env=env, stdin=subprocess.DEVNULL
     )
