@@ -36,7 +36,7 @@ from ._mcp_services import ServerLimits, Services, configured_identity, token_id
 from ._mcp_stdio import serve_stdio
 from ._sources import ToolSourceError, catalog_from_sources
 
-__all__ = ["main_for_tests", "register"]
+__all__ = ["register"]
 
 _DEFAULT_LIMITS = ServerLimits()
 
@@ -173,16 +173,3 @@ def register(app: typer.Typer) -> None:
             if failure is None:
                 raise
             fail("store_unavailable", f"store {display_url(settings.store)!r}: {failure}", json_output=False)
-
-
-def main_for_tests() -> None:
-    """``serve`` alone, as ``python -c 'from planexec.server._serve_cli import main_for_tests;
-    main_for_tests()' serve ...`` runs it (before the main CLI registers it)."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-    @app.callback()
-    def _root() -> None:
-        """planexec (serve only)."""
-
-    register(app)
-    app()
