@@ -82,6 +82,25 @@ def test_usage_errors_exit_2_before_serving_with_nothing_on_stdout(
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "jwt_env",
+    [
+        {"PLANEXEC_JWT_SECRET": "short"},
+        {"PLANEXEC_JWT_AUDIENCE": "planexec"},
+        {"PLANEXEC_JWT_LEEWAY_S": "soon"},
+    ],
+    ids=["short-secret", "audience-without-key", "leeway-not-a-number"],
+)
+def test_an_unusable_jwt_configuration_is_a_usage_error_over_http(
+    jwt_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _env(**jwt_env).items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["serve", "--transport", "http"])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+
+
 def test_a_store_that_cannot_open_exits_1(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
