@@ -14,6 +14,8 @@ Validators are compiled once per tool per call of :func:`check_tools`.
 from __future__ import annotations
 
 import difflib
+import functools
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -106,11 +108,7 @@ class _ToolChecker:
             schema = spec.input_schema
             if absent and isinstance(schema.get("required"), list):
                 schema = {**schema, "required": [r for r in schema["required"] if r not in absent]}
-            try:
-                Draft202012Validator.check_schema(schema)
-                self.validators[key] = Draft202012Validator(schema)
-            except Exception:  # a broken tool schema is the tool's problem, not the plan's
-                self.validators[key] = None
+            self.validators[key] = _compiled(json.dumps(schema, sort_keys=True, separators=(",", ":")))
         return self.validators[key]
 
     def call(self, where: tuple[str | int, ...], tool_name: Any, parameters: Any, found: Found) -> None:
@@ -207,6 +205,19 @@ class _ToolChecker:
                 expected=sorted(want),
                 got=sorted(have),
             )
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(schema_text: str) -> Draft202012Validator | None:
+    """A validator for a tool's input schema, checked against the meta-schema once per
+    distinct schema (the check costs ~1 ms; servers validate plans on every request).
+    Keyed by the schema's canonical text, so a changed tool never reuses a stale one."""
+    schema = json.loads(schema_text)
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception:  # a broken tool schema is the tool's problem, not the plan's
+        return None
+    return Draft202012Validator(schema)
 
 
 def _split(
