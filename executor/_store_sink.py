@@ -1,8 +1,8 @@
 """The executor's :class:`~._events.RunSink` on a :class:`~planexec.store.Store`.
 
 ``Executor(tools, StoreSink(store, tenant, user))`` persists every run as it goes: the
-record when the run starts and once more at its end (``store.save_run``, which also
-replaces the run's attempts), and the events in the batches the run's event log hands
+record when the run starts and once more at its end (``store.save_run``; the store
+reads the run's attempts from the record), and the events in the batches the run's event log hands
 over, one ``store.add_events`` call per batch (one transaction on SQLite). While a batch
 is being written the next one builds up, so a fast run writes few, large batches.
 

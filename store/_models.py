@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ApiKeyEntry",
     "AttemptEntry",
+    "attempts_of",
     "AuditEntry",
     "PlanEntry",
     "RunSummary",
@@ -94,3 +95,33 @@ class AuditEntry(_Entry):
     run_id: str | None = None
     task_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+def attempts_of(record: dict[str, Any]) -> list[AttemptEntry]:
+    """The attempts of a run record (DESIGN §5), in the record's task order: each task's
+    own attempts by ``n``, then its compensation's by ``n``. Both backends derive
+    ``list_attempts`` from the stored record with it (the record holds every attempt)."""
+    run_id = str(record["run_id"])
+    entries: list[AttemptEntry] = []
+    tasks: dict[str, Any] = record.get("tasks") or {}
+    for task_id, task in tasks.items():
+        groups = [("task", task.get("attempts") or [])]
+        compensation = task.get("compensation")
+        if compensation:
+            groups.append(("compensation", compensation.get("attempts") or []))
+        for kind, attempts in groups:
+            for attempt in sorted(attempts, key=lambda attempt: int(attempt["n"])):
+                entries.append(
+                    AttemptEntry(
+                        run_id=run_id,
+                        task_id=task_id,
+                        kind=kind,
+                        n=attempt["n"],
+                        arguments=attempt.get("arguments"),
+                        output=attempt.get("output"),
+                        error=attempt.get("error"),
+                        started_at=attempt.get("started_at"),
+                        finished_at=attempt.get("finished_at"),
+                    )
+                )
+    return entries

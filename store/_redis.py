@@ -188,7 +188,6 @@ class RedisStore:
             "started_at": record.get("started_at"),
             "finished_at": record.get("finished_at"),
         }
-        attempts = [attempt.model_dump(mode="json") for attempt in attempts_of(record)]
         await self._save_run(
             keys=[
                 keys.run(run_id),
@@ -203,7 +202,6 @@ class RedisStore:
                 self._retention_ms,
                 dumps(record),
                 dumps(summary),
-                dumps(attempts),
                 "0" if user is None else "1",
                 user or "",
                 "" if user is None else keys.user(user, "runs"),
@@ -228,14 +226,10 @@ class RedisStore:
 
     @_guarded
     async def list_attempts(self, tenant: str, run_id: str) -> list[AttemptEntry]:
-        keys = TenantKeys(tenant)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.exists(keys.run(run_id))
-            pipe.get(keys.attempts(run_id))
-            exists, found = await pipe.execute()
-        if not exists:
+        found = await self.redis.hget(TenantKeys(tenant).run(run_id), "record")
+        if found is None:
             raise NotFound("run", run_id)
-        return [AttemptEntry.model_validate(attempt) for attempt in loads(found or "[]")]
+        return attempts_of(loads(found))
 
     @_guarded
     async def add_events(self, tenant: str, run_id: str, events: Sequence[dict[str, Any]]) -> None:

@@ -1,5 +1,5 @@
-"""Converting between store entries and what Redis holds: JSON text, sorted-set scores,
-and the attempts a run record carries."""
+"""Converting between store entries and what Redis holds: JSON text and sorted-set scores
+(``attempts_of`` is re-exported from :mod:`._models`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._errors import StoreError
-from ._models import AttemptEntry, AuditEntry
+from ._models import AuditEntry, attempts_of
 
 __all__ = [
     "attempts_of",
@@ -90,32 +90,3 @@ def time_score(value: object) -> str:
         except ValueError:
             pass
     return "-inf"
-
-
-def attempts_of(record: dict[str, Any]) -> list[AttemptEntry]:
-    """The attempts of a run record (DESIGN §5), in the record's task order: each task's
-    own attempts by ``n``, then its compensation's by ``n``."""
-    run_id = str(record["run_id"])
-    entries: list[AttemptEntry] = []
-    tasks: dict[str, Any] = record.get("tasks") or {}
-    for task_id, task in tasks.items():
-        groups = [("task", task.get("attempts") or [])]
-        compensation = task.get("compensation")
-        if compensation:
-            groups.append(("compensation", compensation.get("attempts") or []))
-        for kind, attempts in groups:
-            for attempt in sorted(attempts, key=lambda attempt: int(attempt["n"])):
-                entries.append(
-                    AttemptEntry(
-                        run_id=run_id,
-                        task_id=task_id,
-                        kind=kind,
-                        n=attempt["n"],
-                        arguments=attempt.get("arguments"),
-                        output=attempt.get("output"),
-                        error=attempt.get("error"),
-                        started_at=attempt.get("started_at"),
-                        finished_at=attempt.get("finished_at"),
-                    )
-                )
-    return entries

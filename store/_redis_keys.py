@@ -8,7 +8,8 @@ legal there). API keys are the one exception: the identity lookup by key id is g
     planexec:{t:T}:plans               zset    plan ids, score created_at (µs since epoch)
     planexec:{t:T}:run:R               hash    record, summary (RunSummary JSON without user),
                                                user, user_key, status_key
-    planexec:{t:T}:run:R:attempts      string  JSON list of AttemptEntry, replaced on save_run
+    planexec:{t:T}:run:R:attempts      string  (no longer written: attempts are read from the
+                                               record; save_run deletes an old one)
     planexec:{t:T}:run:R:events        zset    event JSON, score seq (one member per seq)
     planexec:{t:T}:runs                zset    run ids, score started_at (µs); ties by run id
     planexec:{t:T}:runs:status:S       zset    the same, one per status

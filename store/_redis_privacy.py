@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _redis_apikeys as apikeys
-from ._models import PlanEntry, SessionEntry
+from ._models import PlanEntry, SessionEntry, attempts_of
 from ._redis_codec import audit_entry, loads, text
 from ._redis_keys import TenantKeys, apikey_key
 
@@ -35,7 +35,6 @@ async def export_user(store: RedisStore, tenant: str, user: str) -> dict[str, An
             pipe.hget(keys.plan(plan_id), "entry")
         for run_id in run_ids:
             pipe.hmget(keys.run(run_id), ["record", "user"])
-            pipe.get(keys.attempts(run_id))
             pipe.zrange(keys.events(run_id), 0, -1)
         for key in session_keys:
             pipe.get(key)
@@ -43,12 +42,13 @@ async def export_user(store: RedisStore, tenant: str, user: str) -> dict[str, An
     plans = [PlanEntry.model_validate_json(entry) for entry in _take(found, len(plan_ids)) if entry]
     runs: list[dict[str, Any]] = []
     for _ in run_ids:
-        (record, run_user), attempts, events = next(found), next(found), next(found)
+        (record, run_user), events = next(found), next(found)
         if record is not None and run_user == user:
+            document = loads(record)
             runs.append(
                 {
-                    "record": loads(record),
-                    "attempts": loads(attempts or "[]"),
+                    "record": document,
+                    "attempts": [attempt.model_dump(mode="json") for attempt in attempts_of(document)],
                     "events": [loads(event) for event in events],
                 }
             )

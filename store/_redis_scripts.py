@@ -35,8 +35,9 @@ return 1
 """
 
 # KEYS: run hash, tenant's run zset, run zset of the new status, attempts key, events key
-# ARGV: run id, score, retention ms (0: none), record JSON, summary JSON, attempts JSON,
+# ARGV: run id, score, retention ms (0: none), record JSON, summary JSON,
 #       '1' if a user is given else '0' (keep the stored one), user, user index key
+# Attempts are read from the record; the attempts key an older planexec wrote is deleted.
 SAVE_RUN = """
 local run_id = ARGV[1]
 local old = redis.call('HMGET', KEYS[1], 'status_key', 'user_key')
@@ -44,18 +45,18 @@ if old[1] and old[1] ~= KEYS[3] then
   redis.call('ZREM', old[1], run_id)
 end
 local user_key = old[2]
-if ARGV[7] == '1' then
-  if old[2] and old[2] ~= ARGV[9] then
+if ARGV[6] == '1' then
+  if old[2] and old[2] ~= ARGV[8] then
     redis.call('SREM', old[2], run_id)
   end
-  user_key = ARGV[9]
-  redis.call('HSET', KEYS[1], 'user', ARGV[8], 'user_key', user_key)
+  user_key = ARGV[8]
+  redis.call('HSET', KEYS[1], 'user', ARGV[7], 'user_key', user_key)
   redis.call('SADD', user_key, run_id)
 end
 redis.call('HSET', KEYS[1], 'record', ARGV[4], 'summary', ARGV[5], 'status_key', KEYS[3])
 redis.call('ZADD', KEYS[2], ARGV[2], run_id)
 redis.call('ZADD', KEYS[3], ARGV[2], run_id)
-redis.call('SET', KEYS[4], ARGV[6])
+redis.call('DEL', KEYS[4])
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   for i = 1, 5 do

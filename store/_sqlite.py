@@ -31,14 +31,13 @@ import anyio
 from . import _sqlite_privacy as privacy
 from . import _sqlite_rows as rows
 from ._errors import Conflict, NotFound, StoreUnavailable
-from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
+from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry, attempts_of
 from ._sqlite_schema import migrate
 
 __all__ = ["SqliteStore"]
 
 _PLAN_COLUMNS = "plan_id, user, created_at, plan, provenance"
 _SUMMARY_COLUMNS = "run_id, plan_id, status, user, started_at, finished_at"
-_ATTEMPT_COLUMNS = "task_id, kind, n, arguments, output, error, started_at, finished_at"
 _SESSION_COLUMNS = "principal, session_id, data, created_at, expires_at"
 _API_KEY_COLUMNS = "key_id, tenant, user, scopes, key_hash, created_at, revoked_at"
 _AUDIT_COLUMNS = "at, user, action, tool, run_id, task_id, detail"
@@ -130,9 +129,9 @@ class SqliteStore:
     async def save_run(self, tenant: str, record: dict[str, Any], *, user: str | None = None) -> None:
         run_id, plan_id, status, started_at, finished_at = rows.run_columns(record)
         document = rows.dumps(record)
-        attempts = rows.attempt_rows(tenant, run_id, record)
         async with self._write() as conn:
             # An upsert, not INSERT OR REPLACE: replacing the row would cascade to its events.
+            # The attempts are not written apart: list_attempts reads them from the record.
             await conn.execute(
                 "INSERT INTO runs (tenant, run_id, plan_id, status, user, started_at, finished_at, record)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, run_id) DO UPDATE SET"
@@ -140,12 +139,6 @@ class SqliteStore:
                 " user = coalesce(excluded.user, runs.user), started_at = excluded.started_at,"
                 " finished_at = excluded.finished_at, record = excluded.record",
                 (tenant, run_id, plan_id, status, user, started_at, finished_at, document),
-            )
-            await conn.execute("DELETE FROM attempts WHERE tenant = ? AND run_id = ?", (tenant, run_id))
-            await conn.executemany(
-                "INSERT INTO attempts (tenant, run_id, position, task_id, kind, n, arguments, output,"
-                " error, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                attempts,
             )
 
     async def get_run(self, tenant: str, run_id: str) -> dict[str, Any]:
@@ -172,12 +165,12 @@ class SqliteStore:
 
     async def list_attempts(self, tenant: str, run_id: str) -> list[AttemptEntry]:
         async with self._read() as conn:
-            await self._require_run(conn, tenant, run_id)
             found = await conn.execute_fetchall(
-                f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE tenant = ? AND run_id = ? ORDER BY position",
-                (tenant, run_id),
+                "SELECT record FROM runs WHERE tenant = ? AND run_id = ?", (tenant, run_id)
             )
-        return [rows.attempt_from_row(run_id, row) for row in found]
+        for (document,) in found:
+            return attempts_of(rows.loads(document))
+        raise NotFound("run", run_id)
 
     async def add_events(self, tenant: str, run_id: str, events: Sequence[dict[str, Any]]) -> None:
         batch = [(tenant, run_id, rows.event_seq(event), rows.dumps(event)) for event in events]

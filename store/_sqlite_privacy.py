@@ -1,8 +1,8 @@
 """Export and erasure by (tenant, user) for the SQLite store.
 
 Both run inside the caller's transaction (export: one read snapshot; erasure: one write
-transaction, so a user is erased whole or not at all). A run's attempts and events go
-with the run (foreign keys, ``ON DELETE CASCADE``). Expired sessions are neither
+transaction, so a user is erased whole or not at all). A run's attempts are read from
+its record; its events go with the run (foreign keys, ``ON DELETE CASCADE``). Expired sessions are neither
 exported nor counted: they are dropped first, as if they had never been there.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 
 from . import _sqlite_rows as rows
+from ._models import attempts_of
 
 __all__ = ["erase_user", "export_user"]
 
@@ -30,18 +31,14 @@ async def export_user(conn: aiosqlite.Connection, tenant: str, user: str, *, now
     )
     exported_runs = []
     for run_id, record in runs:
-        attempts = await conn.execute_fetchall(
-            "SELECT task_id, kind, n, arguments, output, error, started_at, finished_at"
-            " FROM attempts WHERE tenant = ? AND run_id = ? ORDER BY position",
-            (tenant, run_id),
-        )
         events = await conn.execute_fetchall(
             "SELECT event FROM events WHERE tenant = ? AND run_id = ? ORDER BY seq", (tenant, run_id)
         )
+        document = rows.loads(record)
         exported_runs.append(
             {
-                "record": rows.loads(record),
-                "attempts": [rows.attempt_from_row(run_id, row).model_dump(mode="json") for row in attempts],
+                "record": document,
+                "attempts": [attempt.model_dump(mode="json") for attempt in attempts_of(document)],
                 "events": [rows.loads(event) for (event,) in events],
             }
         )

@@ -1,5 +1,5 @@
 """Rows of the SQLite store and the entries they hold: JSON text columns, UTC timestamps
-that sort as text, and the attempts a run record carries.
+that sort as text.
 
 Timestamps of entries are stored as ``2026-01-31T12:00:00.000000+00:00`` (always UTC,
 always microseconds), so comparing the text compares the times: session expiry and the
@@ -10,18 +10,15 @@ Run records keep their own time strings as they come (the executor writes fixed-
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
+from ._models import ApiKeyEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
 
 __all__ = [
-    "AttemptRow",
     "api_key_from_row",
     "api_key_row",
-    "attempt_from_row",
-    "attempt_rows",
     "audit_from_row",
     "audit_row",
     "dumps",
@@ -35,10 +32,6 @@ __all__ = [
     "summary_from_row",
     "timestamp",
 ]
-
-# (tenant, run_id, position, task_id, kind, n, arguments, output, error, started_at, finished_at)
-AttemptRow = tuple[str, str, int, str, str, int, str, str, str | None, str | None, str | None]
-
 
 # One encoder for every document: json.dumps with options builds a new encoder per call,
 # which costs more than encoding a small event.
@@ -107,52 +100,6 @@ def summary_from_row(row: Any) -> RunSummary:
         plan_id=plan_id,
         status=status,
         user=user,
-        started_at=started_at,
-        finished_at=finished_at,
-    )
-
-
-def _attempts_of(record: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
-    """(task_id, kind, attempt) in the order list_attempts promises: tasks in the record's
-    order, each task's attempts by ``n``, then its compensation's."""
-    tasks: Mapping[str, Any] = record.get("tasks") or {}
-    for task_id, task in tasks.items():
-        for attempt in sorted(task.get("attempts") or (), key=lambda a: a["n"]):
-            yield task_id, "task", attempt
-        compensation = task.get("compensation") or {}
-        for attempt in sorted(compensation.get("attempts") or (), key=lambda a: a["n"]):
-            yield task_id, "compensation", attempt
-
-
-def attempt_rows(tenant: str, run_id: str, record: Mapping[str, Any]) -> list[AttemptRow]:
-    return [
-        (
-            tenant,
-            run_id,
-            position,
-            task_id,
-            kind,
-            int(attempt["n"]),
-            dumps(attempt.get("arguments")),
-            dumps(attempt.get("output")),
-            None if attempt.get("error") is None else dumps(attempt["error"]),
-            attempt.get("started_at"),
-            attempt.get("finished_at"),
-        )
-        for position, (task_id, kind, attempt) in enumerate(_attempts_of(record))
-    ]
-
-
-def attempt_from_row(run_id: str, row: Any) -> AttemptEntry:
-    task_id, kind, n, arguments, output, error, started_at, finished_at = row
-    return AttemptEntry(
-        run_id=run_id,
-        task_id=task_id,
-        kind=kind,
-        n=n,
-        arguments=loads(arguments),
-        output=loads(output),
-        error=None if error is None else loads(error),
         started_at=started_at,
         finished_at=finished_at,
     )

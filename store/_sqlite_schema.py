@@ -9,7 +9,8 @@ newer than :data:`SCHEMA_VERSION` was written by a newer planexec and is refused
 Add a migration by appending to :data:`MIGRATIONS`; never edit one that has shipped.
 
 Every table has ``tenant`` first in its primary key or in an index, because every query
-filters by it. Attempts and events belong to their run (foreign key, deleted with it).
+filters by it. Events belong to their run (foreign key, deleted with it); a run's attempts
+are read from its record.
 """
 
 from __future__ import annotations
@@ -128,6 +129,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_by_tenant ON audit (tenant, id)",
             "CREATE INDEX audit_by_user ON audit (tenant, user, id)",
         ),
+    ),
+    Migration(
+        3,
+        "attempts are read from the run record; the attempts table goes",
+        # The record JSON holds every attempt, so nothing is lost; writing them twice cost
+        # a run about as much as writing its record.
+        ("DROP TABLE attempts",),
     ),
 )
 

@@ -22,6 +22,7 @@ from planexec.store import (
     StoreUnavailable,
     open_store,
 )
+from planexec.store._models import attempts_of
 from planexec.store._redis import RedisStore
 from planexec.store._redis_keys import TenantKeys, encode
 
@@ -215,12 +216,21 @@ async def test_plans_runs_and_events_have_no_ttl_by_default(redis_store: Store, 
     for key in [
         keys.plan("p1"),
         keys.run("r1"),
-        keys.attempts("r1"),
         keys.events("r1"),
         keys.runs,
         keys.audit,
     ]:
         assert client.pttl(key) == -1, key
+
+
+async def test_attempts_are_read_from_the_record_and_an_old_attempts_key_goes(
+    redis_store: Store, client: redis.Redis
+) -> None:
+    keys = TenantKeys("acme")
+    client.set(keys.attempts("r1"), "[]")  # what an older planexec wrote beside the record
+    await redis_store.save_run("acme", run_record("r1"))
+    assert client.exists(keys.attempts("r1")) == 0
+    assert await redis_store.list_attempts("acme", "r1") == attempts_of(run_record("r1")) != []
 
 
 async def test_a_retention_expires_plans_runs_and_events(
@@ -231,7 +241,7 @@ async def test_a_retention_expires_plans_runs_and_events(
         await fill(store, "acme")
     keys = TenantKeys("acme")
     week_ms = 7 * 24 * 3600 * 1000
-    for key in [keys.plan("p1"), keys.run("r1"), keys.attempts("r1"), keys.events("r1"), keys.runs]:
+    for key in [keys.plan("p1"), keys.run("r1"), keys.events("r1"), keys.runs]:
         assert 0 < client.pttl(key) <= week_ms, key
 
 

@@ -4,6 +4,7 @@ writing one file without losing anything."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import anyio
 import pytest
 
 from planexec.store import ApiKeyEntry, AuditEntry, NotFound, SessionEntry, StoreUnavailable, open_store
+from planexec.store._models import attempts_of
 from planexec.store._sqlite import SqliteStore
 from planexec.store._sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 
@@ -74,7 +76,7 @@ async def test_every_table_leads_an_index_with_tenant(tmp_path: Path) -> None:
         pass
     with _raw(path) as conn:
         tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        assert sorted(tables) == ["api_keys", "attempts", "audit", "events", "plans", "runs", "sessions"]
+        assert sorted(tables) == ["api_keys", "audit", "events", "plans", "runs", "sessions"]
         for table in tables:
             leading = {
                 conn.execute(f"PRAGMA index_info({index!r})").fetchone()[2]
@@ -138,6 +140,34 @@ async def test_a_v1_file_is_migrated_forward_keeping_its_data(tmp_path: Path) ->
         await store.add_audit("acme", [])  # a table of migration 2
         assert await store.list_api_keys("acme") == []
     assert _pragma(path, "user_version") == SCHEMA_VERSION == MIGRATIONS[-1].version
+
+
+async def test_a_v2_file_loses_its_attempts_table_and_keeps_the_attempts_of_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "planexec.db"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await migrate(conn, str(path), target=2)
+    record = run_record("r1")
+    with _raw(path) as conn:
+        conn.execute(
+            "INSERT INTO runs (tenant, run_id, plan_id, status, user, started_at, finished_at, record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ("acme", "r1", record["plan_id"], record["status"], "alice", record.get("started_at"),
+             record.get("finished_at"), json.dumps(record)),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO attempts (tenant, run_id, position, task_id, kind, n, arguments, output)"
+            " VALUES ('acme', 'r1', 0, 't', 'task', 1, '{}', 'null')"
+        )
+    assert _pragma(path, "user_version") == 2
+    async with _store(path) as store:
+        attempts = await store.list_attempts("acme", "r1")
+        assert attempts == attempts_of(record) != []
+        assert (await store.export_user("acme", "alice"))["runs"][0]["attempts"] == [
+            attempt.model_dump(mode="json") for attempt in attempts
+        ]
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 3
+    with _raw(path) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'attempts'").fetchone() == (0,)
 
 
 async def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
