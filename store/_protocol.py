@@ -8,9 +8,10 @@ Rules every backend keeps:
   single identity lookup, :meth:`Store.get_api_key` by key id, is how a request finds its
   tenant in the first place.
 - ``save_run`` upserts the whole run record (a JSON document shaped as DESIGN §5); the
-  run's attempts are the record's (``list_attempts`` derives them from the stored record); ``add_events`` appends events in
-  ``seq`` order and ignores an event whose ``seq`` is already stored (so a retried batch
-  does no harm). Events and attempts of a run are readable in order.
+  run's attempts are the record's (``list_attempts`` derives them from the stored
+  record). ``add_events`` appends events in ``seq`` order and ignores an event whose
+  ``seq`` is already stored (so a retried batch does no harm). Events and attempts of
+  a run are readable in order.
 - A session past ``expires_at`` is NotFound. Sessions are keyed by (tenant, principal,
   session id).
 - A lost backend raises :class:`StoreUnavailable`; it never hangs longer than the
