@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._errors import StoreError
+from ._json import dumps
 from ._models import AuditEntry, attempts_of
 
 __all__ = [
@@ -25,15 +26,6 @@ __all__ = [
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-# One encoder for every document: json.dumps with options builds a new encoder per call,
-# which costs more than encoding a small event.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
 
 
 def loads(value: bytes | str) -> Any:

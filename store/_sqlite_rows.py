@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ._json import dumps
 from ._models import ApiKeyEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
 
 __all__ = [
@@ -32,14 +33,6 @@ __all__ = [
     "summary_from_row",
     "timestamp",
 ]
-
-# One encoder for every document: json.dumps with options builds a new encoder per call,
-# which costs more than encoding a small event.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
 
 
 def loads(text: str) -> Any:

@@ -15,6 +15,7 @@ import anyio
 import pytest
 
 from planexec.store import ApiKeyEntry, AuditEntry, NotFound, SessionEntry, StoreUnavailable, open_store
+from planexec.store._json import dumps
 from planexec.store._models import attempts_of
 from planexec.store._sqlite import SqliteStore
 from planexec.store._sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
@@ -292,3 +293,20 @@ async def test_large_documents_round_trip(tmp_path: Path) -> None:
     async with _store(tmp_path / "planexec.db") as store:
         await store.save_plan("acme", big)
         assert await store.get_plan("acme", "p1") == big
+
+
+async def test_events_are_stored_as_the_text_their_encoder_writes(tmp_path: Path) -> None:
+    """A batch goes to SQLite as one JSON array; each row keeps its event's own text."""
+    path = tmp_path / "planexec.db"
+    events = [
+        {**event("r1", 2), "detail": {"é": 'ü\\n"', "x": 1.5e300, "big": 2**62, "list": [1, None, True]}},
+        event("r1", 1),
+        event("r1", 2),  # a seq already in the batch is ignored, as a stored one is
+    ]
+    async with _store(path) as store:
+        await store.save_run("acme", run_record("r1"))
+        await store.add_events("acme", "r1", events)
+        assert await store.list_events("acme", "r1") == [events[1], events[0]]
+    with _raw(path) as conn:
+        stored = conn.execute("SELECT seq, event FROM events ORDER BY seq").fetchall()
+    assert stored == [(1, dumps(events[1])), (2, dumps(events[0]))]
