@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +32,6 @@ from ..store.redis_server import RedisServer
 pytestmark = pytest.mark.anyio
 
 KEY_SHAPE = re.compile(r"pxk_(?P<key_id>[A-Za-z0-9]{16})_(?P<secret>[A-Za-z0-9_-]{43})")
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'keys.db'}"
-    else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        url = server.url
-        redis.Redis.from_url(url).flushdb()
-    async with open_store(url) as opened:
-        yield opened
 
 
 @pytest.fixture

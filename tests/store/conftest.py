@@ -1,10 +1,9 @@
-"""Stores under test: every contract test runs on SQLite (a real file) and on Redis (a
-real redis-server started for the session)."""
+"""Store-only fixtures. ``store`` (SQLite and Redis), ``redis_server`` and
+``durable_redis`` are shared by every package and live in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
@@ -12,40 +11,6 @@ import redis
 from planexec.store import Store, open_store
 
 from .redis_server import RedisServer
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh, empty store of each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'planexec.db'}"
-    else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        url = server.url
-        redis.Redis.from_url(url).flushdb()  # a fresh, empty key space per test
-    async with open_store(url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own (AOF, fsync always), free to kill, pause and
-    restart on the same data directory."""
-    directory = tmp_path / "redis-data"
-    directory.mkdir()
-    server = RedisServer(directory, durable=True)
-    server.start()
-    yield server
-    server.resume()  # a stopped process would not act on SIGTERM
-    server.stop()
 
 
 @pytest.fixture
