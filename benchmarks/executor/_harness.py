@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from .._environment import environment as shared_environment
 from . import _planexec as px
 from ._dag import Dag, DagShape, LatencyModel, schedule_violations, simulate_list_schedule
 from ._systems import (
@@ -429,34 +426,9 @@ def judge(config: Config, overhead: dict[str, Any], makespan: dict[str, Any]) ->
 
 
 def environment() -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=5, check=False
-            )
-        except (OSError, subprocess.SubprocessError):
-            return ""
-        return done.stdout
-
-    commit = git("rev-parse", "HEAD").strip()
-    # Uncommitted changes to the engine mean the commit alone does not pin what ran.
-    dirty = git("status", "--porcelain", "--", "executor", "registry", "schemas")
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "event_loop": "asyncio",
-        "git_commit": commit or None,
-        "engine_uncommitted_changes": sorted(line[3:] for line in dirty.splitlines()) if commit else None,
-        "versions": {d: version(d) for d in ("planexec", "anyio", "pydantic", "langgraph")},
-    }
+    return shared_environment(
+        engine_paths=("executor", "registry", "schemas"), distributions=("anyio", "pydantic", "langgraph")
+    )
 
 
 async def run_all(config: Config, progress: Progress) -> dict[str, Any]:

@@ -20,10 +20,7 @@ with the store over the median without.
 from __future__ import annotations
 
 import gc
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +28,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +38,7 @@ from planexec.registry import Catalog, PythonToolSource, ToolView, demo_source
 from planexec.schemas import PlanObject
 from planexec.store import Store, open_store
 
+from .._environment import environment as shared_environment
 from ..executor._dag import Dag, DagShape
 from ..executor._systems import noop, work
 from ._redis import LocalRedis
@@ -259,32 +256,12 @@ def judge(workloads_result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def environment() -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=5, check=False
-            )
-        except (OSError, subprocess.SubprocessError):
-            return ""
-        return done.stdout
-
-    commit = git("rev-parse", "HEAD").strip()
-    dirty = git("status", "--porcelain", "--", "executor", "registry", "schemas", "store")
-    redis_server = LocalRedis().binary
     return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "git_commit": commit or None,
-        "engine_uncommitted_changes": sorted(line[3:] for line in dirty.splitlines()) if commit else None,
-        "versions": {d: version(d) for d in ("planexec", "anyio", "pydantic", "aiosqlite", "redis")},
-        "redis_server": redis_server,
+        **shared_environment(
+            engine_paths=("executor", "registry", "schemas", "store"),
+            distributions=("anyio", "pydantic", "aiosqlite", "redis"),
+        ),
+        "redis_server": LocalRedis().binary,
     }
 
 
