@@ -9,8 +9,6 @@ with ``k`` slots, compared with the critical path and with max(critical path, wo
 
 from __future__ import annotations
 
-import gc
-import json
 import statistics
 import sys
 import time
@@ -22,7 +20,8 @@ from typing import Any
 
 import anyio
 
-from .._environment import environment as shared_environment
+from .._common import environment as shared_environment
+from .._common import timed
 from . import _planexec as px
 from ._dag import Dag, DagShape, LatencyModel, schedule_violations, simulate_list_schedule
 from ._systems import (
@@ -37,7 +36,6 @@ from ._systems import (
 
 SCHEMA_VERSION = 1
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "executor.json"
 
 PLANEXEC = "planexec"
 GATHER = "gather_floor"
@@ -122,26 +120,6 @@ class Progress:
             print(f"[{time.perf_counter() - self.t0:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-async def _timed(run: Callable[[], Awaitable[Any]]) -> tuple[float, float, Any]:
-    """(wall s, process CPU s, result) of one run.
-
-    The heap built before the run (DAGs, plans, compiled graphs) is frozen, so the
-    garbage collector scans only what the run itself allocates: a large LangGraph graph
-    alive in the process does not slow the other systems down.
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        cpu = time.process_time()
-        start = time.perf_counter()
-        result = await run()
-        wall = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-    finally:
-        gc.unfreeze()
-    return wall, cpu, result
-
-
 def _langgraph_missing() -> str | None:
     try:
         import langgraph.graph  # noqa: F401
@@ -208,7 +186,7 @@ async def measure_overhead(config: Config, progress: Progress) -> dict[str, Any]
                 if name in errors or (name == LANGGRAPH and rep >= config.langgraph_repeats):
                     continue
                 try:
-                    wall, cpu, result = await _timed(run)
+                    wall, cpu, result = await timed(run)
                 except Exception as error:  # a failing system is reported, not fatal
                     errors[name] = f"{type(error).__name__}: {error}"
                     continue
@@ -335,7 +313,7 @@ async def _makespan_once(
     name: str, dag: Dag, latency: tuple[float, ...], limit: int | None, catalog: Any, plan: Any
 ) -> dict[str, Any]:
     if name == PLANEXEC:
-        wall, _, record = await _timed(lambda: px.run_planexec(catalog, plan))
+        wall, _, record = await timed(lambda: px.run_planexec(catalog, plan))
         problem = _planexec_problem(record, len(dag))
         if problem:
             raise RuntimeError(problem)
@@ -345,7 +323,7 @@ async def _makespan_once(
         spans = [(0.0, 0.0)] * len(dag)
         call = work_call(latency, spans)
         run = run_level_by_level if name == LEVELS else run_ready_queue
-        wall, _, _ = await _timed(lambda: run(dag, call, limit))
+        wall, _, _ = await timed(lambda: run(dag, call, limit))
     first = min(s for s, _ in spans)
     last = max(f for _, f in spans)
     return {
@@ -456,10 +434,3 @@ def benchmark(*, quick: bool = False, seed: int = 1, progress: bool = False) -> 
     """Run the whole benchmark and return the JSON-ready result."""
     config = Config.for_mode(quick=quick, seed=seed)
     return anyio.run(run_all, config, Progress(progress))
-
-
-def write_json(result: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)

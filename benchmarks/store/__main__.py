@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
-from ._harness import DEFAULT_OUTPUT, NO_STORE, benchmark
+from .. import _common
+from ._harness import NO_STORE, benchmark
 
 NAMES = {"no_store": "no store", "sqlite": "SQLite (WAL)", "redis": "Redis (informative)"}
 
@@ -48,34 +45,15 @@ def render(result: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.store", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="200 tasks, two repeats: a smoke test")
-    parser.add_argument("--json", action="store_true", help="print only the JSON result")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=None,
-        help="where to write the JSON (default benchmarks/results/store.json; "
-        "with --quick nothing is written unless --output is given)",
+    return _common.main(
+        argv,
+        name="store",
+        description=__doc__,
+        quick_help="200 tasks, two repeats: a smoke test",
+        seed_help="seed of the DAG",
+        benchmark=benchmark,
+        render=render,
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed of the DAG")
-    args = parser.parse_args(argv)
-
-    result = benchmark(quick=args.quick, seed=args.seed, progress=not args.json)
-    output = args.output if args.output is not None else (None if args.quick else DEFAULT_OUTPUT)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(output)
-    if args.json:
-        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        render(result)
-        if output is not None:
-            print(f"wrote {output}")
-    return 0
 
 
 if __name__ == "__main__":

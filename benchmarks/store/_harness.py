@@ -19,12 +19,11 @@ with the store over the median without.
 
 from __future__ import annotations
 
-import gc
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -38,14 +37,14 @@ from planexec.registry import Catalog, PythonToolSource, ToolView, demo_source
 from planexec.schemas import PlanObject
 from planexec.store import Store, open_store
 
-from .._environment import environment as shared_environment
+from .._common import environment as shared_environment
+from .._common import timed
 from ..executor._dag import Dag, DagShape
 from ..executor._systems import noop, work
 from ._redis import LocalRedis
 
 SCHEMA_VERSION = 1
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "store.json"
 TARGET_RATIO = 1.15
 TENANT = "bench"
 NO_STORE, SQLITE, REDIS = "no_store", "sqlite", "redis"
@@ -121,20 +120,6 @@ class TimedSink:
         self.batches += 1
 
 
-async def _timed(run: Callable[[], Awaitable[RunRecord]]) -> tuple[float, float, RunRecord]:
-    gc.collect()
-    gc.freeze()
-    try:
-        cpu = time.process_time()
-        start = time.perf_counter()
-        record = await run()
-        wall = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-    finally:
-        gc.unfreeze()
-    return wall, cpu, record
-
-
 def _check(record: RunRecord, tasks: int) -> str | None:
     done = sum(1 for task in record.tasks.values() if task.status == "succeeded")
     if record.status != "succeeded" or done != tasks:
@@ -185,7 +170,7 @@ async def _measure_workload(
             sink = TimedSink(StoreSink(stores[name], TENANT)) if name in stores else None
             executor = Executor(tools, sink)
             try:
-                wall, cpu, record = await _timed(lambda executor=executor: executor.run(plan))
+                wall, cpu, record = await timed(lambda executor=executor: executor.run(plan))
             except Exception as error:  # a failing system is reported, not fatal
                 errors[name] = f"{type(error).__name__}: {error}"
                 continue
