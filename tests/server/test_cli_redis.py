@@ -16,6 +16,9 @@ from .cli import PLANEXEC, WRITE_THEN_FAIL, json_out, planexec, run_json, write_
 
 # Twenty short calls in a row: the run writes its events every few milliseconds for a
 # couple of seconds, so a store lost in between is noticed at the next write.
+# 30 s of 0.1 s steps: long enough that the run is still going when the test (polling
+# through fresh CLI processes, slow on a loaded machine) kills redis-server; once it is
+# killed, the run stops at the next step's events.
 CHAIN: dict[str, Any] = {
     "tasks": {
         f"t{i}": {
@@ -23,7 +26,7 @@ CHAIN: dict[str, Any] = {
             "parameters": {"seconds": 0.1, "value": i},
             "dependencies": [f"t{i - 1}"] if i else [],
         }
-        for i in range(20)
+        for i in range(300)
     }
 }
 
