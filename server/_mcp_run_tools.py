@@ -20,6 +20,7 @@ from mcp_types import CallToolResult, TextContent
 
 from planexec.executor import EventType, Executor, StoreSink
 from planexec.planner import ValidationResult, validate_plan
+from planexec.registry import ToolView
 from planexec.schemas import PlanObject
 from planexec.store import PlanEntry
 
@@ -53,14 +54,19 @@ class Call:
     state: AppState
     principal: Principal
 
+    async def tools(self) -> ToolView:
+        """The tools this caller sees (its tenant's policy and session overlay applied):
+        what validation, execution and planning of this call go through."""
+        return self.state.services.catalog
+
 
 def ok(data: dict[str, Any], summary: str) -> CallToolResult:
     """A successful result: ``data`` as structured content, ``summary`` as text."""
     return CallToolResult(content=[TextContent(type="text", text=summary)], structured_content=data)
 
 
-async def check_plan(services: Services, document: Any) -> ValidationResult:
-    """Validate a plan against the catalog. A large plan is checked in a worker thread
+async def check_plan(services: Services, tools: ToolView, document: Any) -> ValidationResult:
+    """Validate a plan against the caller's ``tools``. A large plan is checked in a worker thread
     (validation is CPU work: ~0.5 s at the 1 MiB limit), so the server keeps serving;
     a small one inline, as a thread hop costs more than the check."""
     large = (
@@ -69,8 +75,8 @@ async def check_plan(services: Services, document: Any) -> ValidationResult:
         else isinstance(document, dict) and len(document.get("tasks") or ()) > _INLINE_TASKS
     )
     if large:
-        return await anyio.to_thread.run_sync(validate_plan, document, services.catalog, services.plan_limits)
-    return validate_plan(document, services.catalog, services.plan_limits)
+        return await anyio.to_thread.run_sync(validate_plan, document, tools, services.plan_limits)
+    return validate_plan(document, tools, services.plan_limits)
 
 
 async def _plan_to_run(call: Call, args: ExecutePlanArgs) -> PlanObject:
@@ -80,7 +86,7 @@ async def _plan_to_run(call: Call, args: ExecutePlanArgs) -> PlanObject:
     document: Any = args.plan
     if args.plan_id is not None:
         document = (await services.store.get_plan(principal.tenant, args.plan_id)).plan
-    result = await check_plan(services, document)
+    result = await check_plan(services, await call.tools(), document)
     if not result.valid or result.plan is None:
         raise InvalidPlan(result)
     plan = result.plan
@@ -112,7 +118,7 @@ async def execute_plan(call: Call, args: ExecutePlanArgs) -> CallToolResult:
     services, principal = call.state.services, call.principal
     plan = await _plan_to_run(call, args)
     executor = Executor(
-        services.catalog,
+        await call.tools(),
         StoreSink(services.store, principal.tenant, principal.user),
         limits=services.executor_limits,
         clock=services.clock,

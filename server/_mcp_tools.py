@@ -43,7 +43,7 @@ _CONTENT = TypeAdapter(list[ContentBlock])
 
 async def validate(call: Call, args: ValidatePlanArgs) -> CallToolResult:
     services = call.state.services
-    result = await check_plan(services, args.plan)
+    result = await check_plan(services, await call.tools(), args.plan)
     if result.valid and result.plan is not None:
         summary = f"valid plan {result.plan.plan_id}: {len(result.plan.tasks)} task(s)"
     else:
@@ -64,7 +64,7 @@ async def replay(call: Call, args: ReplayRunArgs) -> CallToolResult:
         services.store,
         principal.tenant,
         args.run_id,
-        tools=services.catalog,
+        tools=await call.tools(),
         live=args.live,
         from_task=args.from_task,
         user=principal.user,
