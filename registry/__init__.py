@@ -1,14 +1,27 @@
 """Tool specs, tool sources and the catalog (DESIGN §6). May import ``schemas`` only."""
 
+from ._cache import CacheBackend, CacheOutcome, MemoryCache, ResultCache
 from ._catalog import Catalog, DuplicateToolError, ToolSource, ToolView
 from ._demo import demo_source, ledger_snapshot, reset_demo_state
+from ._layers import LayeredView, tool_fingerprint, tool_fingerprints
+from ._policy import Caller, Denial, DenialReason, Policy, PolicyError
 from ._python import PythonToolSource, RetryableToolError, ToolContext, ToolError, tool
 from ._spec import ToolAnnotations, ToolCallError, ToolErrorCode, ToolResult, ToolSpec, TrustTier
 
 __all__ = [
+    "CacheBackend",
+    "CacheOutcome",
+    "Caller",
     "Catalog",
+    "Denial",
+    "DenialReason",
     "DuplicateToolError",
+    "LayeredView",
+    "MemoryCache",
+    "Policy",
+    "PolicyError",
     "PythonToolSource",
+    "ResultCache",
     "RetryableToolError",
     "ToolAnnotations",
     "ToolCallError",
@@ -24,4 +37,6 @@ __all__ = [
     "ledger_snapshot",
     "reset_demo_state",
     "tool",
+    "tool_fingerprint",
+    "tool_fingerprints",
 ]

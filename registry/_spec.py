@@ -97,23 +97,26 @@ class ToolResult:
     MCP answer needs the text.
     """
 
-    __slots__ = ("_content", "_is_error", "_structured", "_text_of")
+    __slots__ = ("_content", "_is_error", "_meta", "_structured", "_text_of")
     _content: list[dict[str, Any]] | None
     """None until a :meth:`from_value` result's text block is written."""
     _structured: dict[str, Any] | None
     _is_error: bool
     _text_of: Any
+    _meta: dict[str, Any] | None
 
     def __init__(
         self,
         content: list[dict[str, Any]] | None = None,
         structured_content: dict[str, Any] | None = None,
         is_error: bool = False,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         self._content = [] if content is None else list(content)
         self._structured = structured_content
         self._is_error = is_error
         self._text_of = None
+        self._meta = meta
 
     @classmethod
     def from_value(cls, value: Any, structured_content: dict[str, Any] | None) -> ToolResult:
@@ -123,7 +126,13 @@ class ToolResult:
         result._structured = structured_content
         result._is_error = False
         result._text_of = value
+        result._meta = None
         return result
+
+    def with_meta(self, meta: dict[str, Any]) -> ToolResult:
+        """This result with ``meta`` added to its ``meta`` (how the registry notes, for
+        instance, a cache hit; the executor records it with the attempt)."""
+        return ToolResult(self.content, self._structured, self._is_error, {**(self._meta or {}), **meta})
 
     @property
     def content(self) -> list[dict[str, Any]]:
@@ -140,6 +149,12 @@ class ToolResult:
     @property
     def is_error(self) -> bool:
         return self._is_error
+
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        """What the registry learned about the call (``planexec/cache``: hit or miss);
+        not part of the tool's answer, so equality ignores it."""
+        return self._meta
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ToolResult):

@@ -41,8 +41,18 @@ SCHEMAS_API = {
 }
 
 REGISTRY_API = {
+    "CacheBackend",
+    "CacheOutcome",
+    "Caller",
     "Catalog",
+    "Denial",
+    "DenialReason",
     "DuplicateToolError",
+    "LayeredView",
+    "MemoryCache",
+    "Policy",
+    "PolicyError",
+    "ResultCache",
     "PythonToolSource",
     "RetryableToolError",
     "ToolAnnotations",
@@ -59,6 +69,8 @@ REGISTRY_API = {
     "ledger_snapshot",
     "reset_demo_state",
     "tool",
+    "tool_fingerprint",
+    "tool_fingerprints",
 }
 
 PACKAGES = [("planexec.schemas", SCHEMAS_API), ("planexec.registry", REGISTRY_API)]

@@ -1,0 +1,135 @@
+"""A result cache for read-only and idempotent tools (DESIGN §6).
+
+A tool is cached when its spec has a ``cache_ttl_s`` and it is read-only or idempotent.
+The key is (tenant, source, tool, canonical arguments): the tenant is part of every key
+and the backends keep tenants apart (the Redis backend's keys start with the tenant's
+hash tag), so one tenant never reads another's results. Only successful results are
+cached; the arguments are canonical JSON (sorted keys, no spaces), so ``{"a": 1, "b": 2}``
+and ``{"b": 2, "a": 1}`` share an entry.
+
+Backends implement :class:`CacheBackend` (bytes in, bytes out, with a TTL):
+:class:`MemoryCache` in-process (bounded, least recently used evicted first) and
+``planexec.store.RedisResultCache`` when the store is Redis (shared by replicas).
+A backend that fails (Redis gone) makes the call uncached, never failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any, Protocol
+
+from ._spec import ToolResult, ToolSpec
+
+__all__ = ["CacheBackend", "CacheOutcome", "MemoryCache", "ResultCache", "cache_key"]
+
+logger = logging.getLogger(__name__)
+
+
+class CacheOutcome(StrEnum):
+    HIT = "hit"
+    MISS = "miss"
+
+
+class CacheBackend(Protocol):
+    async def get(self, tenant: str, key: str) -> bytes | None: ...
+
+    async def set(self, tenant: str, key: str, value: bytes, ttl_s: float) -> None: ...
+
+
+class MemoryCache:
+    """An in-process backend: at most ``max_entries`` entries, expired ones dropped when
+    read, the least recently used evicted first."""
+
+    def __init__(self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[float, bytes]] = OrderedDict()
+        self._max = max_entries
+        self._clock = clock
+
+    async def get(self, tenant: str, key: str) -> bytes | None:
+        entry = self._entries.get((tenant, key))
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= self._clock():
+            del self._entries[(tenant, key)]
+            return None
+        self._entries.move_to_end((tenant, key))
+        return value
+
+    async def set(self, tenant: str, key: str, value: bytes, ttl_s: float) -> None:
+        self._entries[(tenant, key)] = (self._clock() + ttl_s, value)
+        self._entries.move_to_end((tenant, key))
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+def cache_key(spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
+    """``source/tool/sha256(canonical arguments)``: the tenant is kept apart by the backend."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return f"{spec.source}/{spec.name}/{digest}"
+
+
+def cacheable(spec: ToolSpec) -> bool:
+    return spec.cache_ttl_s is not None and spec.cache_ttl_s > 0 and spec.idempotent
+
+
+def _encode(result: ToolResult) -> bytes:
+    return json.dumps(
+        {"content": result.content, "structured_content": result.structured_content},
+        separators=(",", ":"),
+        default=str,
+    ).encode()
+
+
+def _decode(value: bytes) -> ToolResult | None:
+    try:
+        data = json.loads(value)
+        hit = {"planexec/cache": CacheOutcome.HIT.value}
+        return ToolResult(data["content"], data["structured_content"], meta=hit)
+    except (ValueError, KeyError, TypeError):
+        return None  # a corrupt entry is a miss
+
+
+class ResultCache:
+    """Looks results up before a call and keeps successful ones after it."""
+
+    def __init__(self, backend: CacheBackend) -> None:
+        self.backend = backend
+
+    async def call(
+        self,
+        tenant: str,
+        spec: ToolSpec,
+        arguments: Mapping[str, Any],
+        call: Callable[[], Any],
+    ) -> ToolResult:
+        """The cached result of ``spec`` on ``arguments`` for ``tenant``, else ``await
+        call()`` (stored when it succeeded). The result's ``meta`` says ``hit`` or ``miss``."""
+        if not cacheable(spec):
+            result: ToolResult = await call()
+            return result
+        key = cache_key(spec, arguments)
+        try:
+            stored = await self.backend.get(tenant, key)
+        except Exception as error:  # a lost cache makes the call uncached, not failed
+            logger.warning("result cache unavailable: %s", error)
+            stored = None
+        if stored is not None:
+            cached = _decode(stored)
+            if cached is not None:
+                return cached
+        result = await call()
+        if result.is_error:
+            return result
+        try:
+            await self.backend.set(tenant, key, _encode(result), float(spec.cache_ttl_s or 0))
+        except Exception as error:
+            logger.warning("result cache unavailable: %s", error)
+        return result.with_meta({"planexec/cache": CacheOutcome.MISS.value})
