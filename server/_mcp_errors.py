@@ -68,6 +68,9 @@ class ErrorCode(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     PLANNER_NOT_CONFIGURED = "planner_not_configured"
     UNKNOWN_TOOL = "unknown_tool"
+    HOST_NOT_ALLOWED = "host_not_allowed"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    TOOLS_CHANGED = "tools_changed"
     UNAUTHENTICATED = "unauthenticated"
     INTERNAL_ERROR = "internal_error"
 
