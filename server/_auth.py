@@ -58,11 +58,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The caller: the tenant whose data it may see, the user it acts as (None for a key
-    made without one), and its scopes."""
+    made without one), its scopes, and the token's client id (the API key id, or
+    ``jwt:<sub>``; None for a configured identity)."""
 
     tenant: str
     user: str | None
     scopes: frozenset[str]
+    client_id: str | None = None
 
 
 class PlanexecTokenVerifier(TokenVerifier):
@@ -124,7 +126,7 @@ def principal_from_token(token: AccessToken) -> Principal:
         raise ValueError("access token has no tenant claim: it was not made by PlanexecTokenVerifier")
     if user is not None and not isinstance(user, str):
         raise ValueError("access token's user claim is not a string")
-    return Principal(tenant=tenant, user=user, scopes=frozenset(token.scopes))
+    return Principal(tenant=tenant, user=user, scopes=frozenset(token.scopes), client_id=token.client_id)
 
 
 class StoreUnavailableMiddleware:
