@@ -113,14 +113,14 @@ async def test_hs256_token_gives_access_token_and_principal(store: Store) -> Non
     assert access.scopes == ["runs:read", "runs:write"]
     assert access.expires_at == jwt.decode(token, SECRET, algorithms=["HS256"])["exp"] + 30
     assert access.claims == {"tenant": "acme", "user": "alice", "iss": "https://idp.example"}
-    assert principal_from_token(access) == Principal("acme", "alice", frozenset({"runs:read", "runs:write"}))
+    assert principal_from_token(access) == Principal("acme", "alice", frozenset({"runs:read", "runs:write"}), "jwt:alice")
 
 
 @pytest.mark.parametrize("make", [_rs256, _es256])
 async def test_jwks_tokens_verify_by_kid(store: Store, jwks_file: Path, make: Any) -> None:
     access = await _verifier(store, jwks_file=jwks_file).verify_token(make())
     assert access is not None
-    assert principal_from_token(access) == Principal("acme", "alice", frozenset())
+    assert principal_from_token(access) == Principal("acme", "alice", frozenset(), "jwt:alice")
 
 
 async def test_jwks_token_without_kid_uses_the_only_key_of_its_algorithm(

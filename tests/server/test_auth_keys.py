@@ -248,14 +248,14 @@ async def test_verifier_turns_a_key_into_an_access_token_and_principal(store: St
         "alice",
     )
     assert token.claims == {"tenant": "acme", "user": "alice"}
-    assert principal_from_token(token) == Principal("acme", "alice", frozenset({"runs:read"}))
+    assert principal_from_token(token) == Principal("acme", "alice", frozenset({"runs:read"}), entry.key_id)
 
 
 async def test_verifier_key_without_user_has_no_user(store: Store) -> None:
-    key, _ = await create_api_key(store, "acme")
+    key, entry = await create_api_key(store, "acme")
     token = await PlanexecTokenVerifier(store).verify_token(key)
     assert token is not None
-    assert principal_from_token(token) == Principal("acme", None, frozenset())
+    assert principal_from_token(token) == Principal("acme", None, frozenset(), entry.key_id)
 
 
 async def test_verifier_refuses_bad_unknown_and_revoked_keys(store: Store) -> None:
