@@ -4,6 +4,7 @@ May import ``schemas`` only. ``open_store(url)`` picks the backend from the URL:
 ``sqlite:///path/to.db`` or ``redis://host:port/db``.
 """
 
+from ._document import JsonDocument
 from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
 from ._open import StoreConfigError, default_store_url, open_store
@@ -14,6 +15,7 @@ __all__ = [
     "AttemptEntry",
     "AuditEntry",
     "Conflict",
+    "JsonDocument",
     "NotFound",
     "PlanEntry",
     "RunSummary",

@@ -11,11 +11,13 @@ usual ValueError.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring
 from typing import Any, cast
 
-__all__ = ["dumps"]
+from ._document import JsonDocument
+
+__all__ = ["dumps", "text_of"]
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -40,3 +42,10 @@ def dumps(value: Any) -> str:
         return "".join(_FAST(value, 0))
     except RecursionError:
         return _ENCODER.encode(value)
+
+
+def text_of(document: Mapping[str, Any]) -> str:
+    """The JSON text of a record or an event: a :class:`JsonDocument`'s own, else encoded."""
+    if isinstance(document, JsonDocument):
+        return document.text
+    return dumps(document if isinstance(document, dict) else dict(document))

@@ -21,7 +21,7 @@ Rules every backend keeps:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, Self
 
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
@@ -48,9 +48,11 @@ class Store(Protocol):
         ...
 
     # runs, attempts, events
-    async def save_run(self, tenant: str, record: dict[str, Any], *, user: str | None = None) -> None:
+    async def save_run(self, tenant: str, record: Mapping[str, Any], *, user: str | None = None) -> None:
         """Upsert; ``record`` carries at least ``run_id``, ``plan_id``, ``status``. A later
-        save without ``user`` keeps the user stored before."""
+        save without ``user`` keeps the user stored before. A :class:`JsonDocument` is
+        stored as its text (its ``head`` holds those fields and ``started_at``,
+        ``finished_at``)."""
         ...
 
     async def get_run(self, tenant: str, run_id: str) -> dict[str, Any]: ...
@@ -65,8 +67,9 @@ class Store(Protocol):
         attempts, each by ``n``. NotFound for a run this tenant has not saved."""
         ...
 
-    async def add_events(self, tenant: str, run_id: str, events: Sequence[dict[str, Any]]) -> None:
-        """Each event has an integer ``seq``. NotFound for a run this tenant has not saved."""
+    async def add_events(self, tenant: str, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        """Each event has an integer ``seq`` (in the ``head`` of a :class:`JsonDocument`,
+        stored as its text). NotFound for a run this tenant has not saved."""
         ...
 
     async def list_events(

@@ -21,7 +21,7 @@ store is built with a ``retention``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, Self, TypeVar
 from urllib.parse import urlsplit
@@ -44,6 +44,7 @@ from ._redis_codec import (
     epoch_us,
     loads,
     members,
+    text_of,
     time_score,
 )
 from ._redis_keys import TenantKeys
@@ -175,7 +176,7 @@ class RedisStore:
     # runs, attempts, events
 
     @_guarded
-    async def save_run(self, tenant: str, record: dict[str, Any], *, user: str | None = None) -> None:
+    async def save_run(self, tenant: str, record: Mapping[str, Any], *, user: str | None = None) -> None:
         keys = TenantKeys(tenant)
         try:
             run_id, plan_id, status = str(record["run_id"]), str(record["plan_id"]), str(record["status"])
@@ -200,7 +201,7 @@ class RedisStore:
                 run_id,
                 time_score(record.get("started_at")),
                 self._retention_ms,
-                dumps(record),
+                text_of(record),
                 dumps(summary),
                 "0" if user is None else "1",
                 user or "",
@@ -232,14 +233,14 @@ class RedisStore:
         return attempts_of(loads(found))
 
     @_guarded
-    async def add_events(self, tenant: str, run_id: str, events: Sequence[dict[str, Any]]) -> None:
+    async def add_events(self, tenant: str, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
         keys = TenantKeys(tenant)
         args: list[str | int] = [self._retention_ms]
         for event in events:
             seq = event.get("seq")
             if not isinstance(seq, int) or isinstance(seq, bool):
                 raise ValueError(f"an event needs an integer seq, not {seq!r}")
-            args += [seq, dumps(event)]
+            args += [seq, text_of(event)]
         if len(args) == 1:
             if not await self.redis.exists(keys.run(run_id)):
                 raise NotFound("run", run_id)

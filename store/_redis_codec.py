@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._errors import StoreError
-from ._json import dumps
+from ._json import dumps, text_of
 from ._models import AuditEntry, attempts_of
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "loads",
     "members",
     "text",
+    "text_of",
     "time_score",
 ]
 

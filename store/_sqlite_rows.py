@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ._json import dumps
+from ._json import dumps, text_of
 from ._models import ApiKeyEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "session_from_row",
     "session_row",
     "summary_from_row",
+    "text_of",
     "timestamp",
 ]
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from planexec.store import (
     AttemptEntry,
     AuditEntry,
     Conflict,
+    JsonDocument,
     NotFound,
     RunSummary,
     SessionEntry,
@@ -64,6 +67,43 @@ async def test_a_saved_run_reads_back_equal(store: Store) -> None:
     record = run_record("r1")
     await store.save_run("acme", record, user="alice")
     assert await store.get_run("acme", "r1") == record
+
+
+def _encoded(document: dict[str, Any], *head_keys: str) -> JsonDocument:
+    """``document`` as its JSON text, with a head as the executor's sink gives it."""
+    return JsonDocument(json.dumps(document, indent=1), {key: document[key] for key in head_keys})
+
+
+_RUN_HEAD = ("run_id", "plan_id", "status", "started_at", "finished_at")
+
+
+async def test_a_run_saved_as_json_text_reads_back_and_lists_as_a_dict_would(store: Store) -> None:
+    running = run_record("r1", status="running", finished=None, started=5)
+    await store.save_run("acme", _encoded(running, *_RUN_HEAD), user="alice")
+    assert await store.get_run("acme", "r1") == running
+    final = run_record("r1", status="failed", started=5)
+    await store.save_run("acme", _encoded(final, *_RUN_HEAD))
+    await store.save_run("acme", run_record("r0", started=1))
+    assert await store.get_run("acme", "r1") == final
+    assert [(s.run_id, s.status, s.user, s.finished_at) for s in await store.list_runs("acme")] == [
+        ("r1", "failed", "alice", iso(10)),
+        ("r0", "succeeded", None, iso(10)),
+    ]
+    assert [s.run_id for s in await store.list_runs("acme", status="failed")] == ["r1"]
+    assert [(a.task_id, a.n) for a in await store.list_attempts("acme", "r1")] == [
+        (a.task_id, a.n) for a in await store.list_attempts("acme", "r0")
+    ]
+
+
+async def test_events_given_as_json_text_read_back_in_seq_order_with_dict_events(store: Store) -> None:
+    await store.save_run("acme", run_record("r1"))
+    await store.add_events("acme", "r1", [_encoded(event("r1", 3), "seq"), event("r1", 1)])
+    await store.add_events(
+        "acme", "r1", [_encoded(event("r1", 2), "seq"), _encoded(event("r1", 1, type="again"), "seq")]
+    )
+    assert await store.list_events("acme", "r1") == [event("r1", 1), event("r1", 2), event("r1", 3)]
+    with pytest.raises(NotFound):
+        await store.add_events("globex", "r1", [_encoded(event("r1", 4), "seq")])
 
 
 async def test_saving_a_run_again_replaces_record_and_summary(store: Store) -> None:
