@@ -16,7 +16,9 @@ Errors (all :class:`LLMError`)::
       InternalServerError, BadGateway                   -> llm_unavailable   (retryable)
     BadRequestError (context window too, NotFound)      -> llm_bad_request
     content filter, an empty answer                     -> llm_refused
-    any other litellm/openai/httpx error                -> llm_unavailable
+    any other litellm/openai/httpx error                -> by HTTP status (401/403 auth,
+                                                           429, 408/5xx, 4xx as above),
+                                                           else llm_unavailable
     anything else (a bug)                               -> raised unchanged
 """
 
@@ -197,6 +199,21 @@ def _llm_error(litellm: Any, error: Exception) -> LLMError | None:
         classes = tuple(c for c in (getattr(litellm, n, None) for n in names) if isinstance(c, type))
         if classes and isinstance(error, classes):
             return LLMError(code, message, retryable=retryable)
-    if type(error).__module__.split(".")[0] in ("litellm", "openai", "httpx"):
-        return LLMError("llm_unavailable", message, retryable=False)
-    return None
+    if type(error).__module__.split(".")[0] not in ("litellm", "openai", "httpx"):
+        return None
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):  # litellm wraps some statuses (403 among them) in a bare APIError
+        for statuses, code, retryable in _BY_STATUS:
+            if status in statuses:
+                return LLMError(code, message, retryable=retryable)
+        if status >= 500:
+            return LLMError("llm_unavailable", message, retryable=True)
+    return LLMError("llm_unavailable", message, retryable=False)
+
+
+_BY_STATUS: tuple[tuple[frozenset[int], str, bool], ...] = (
+    (frozenset({401, 403}), "llm_auth", False),
+    (frozenset({429}), "llm_rate_limited", True),
+    (frozenset({408}), "llm_unavailable", True),
+    (frozenset({400, 404, 413, 422}), "llm_bad_request", False),
+)

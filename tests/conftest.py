@@ -13,9 +13,19 @@ from pathlib import Path
 import pytest
 import redis
 
+from planexec.planner import _litellm as planner_litellm
 from planexec.store import Store, open_store
 
+from . import llm_guard
 from .store.redis_server import RedisServer
+
+llm_guard.install(planner_litellm)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_llm_provider() -> None:
+    """litellm may only reach loopback endpoints (see tests/llm_guard.py); never imports it."""
+    llm_guard.guard_if_imported()
 
 
 @pytest.fixture
