@@ -1,5 +1,5 @@
-"""Pins the public surface of planexec.schemas and planexec.registry (after httpx's
-test_exported_members), and the import rules of DESIGN §1 for those two packages."""
+"""Pins the public surface of planexec.schemas, planexec.registry and planexec.planner
+(after httpx's test_exported_members), and the import rules of DESIGN §1 for them."""
 
 from __future__ import annotations
 
@@ -73,7 +73,31 @@ REGISTRY_API = {
     "tool_fingerprints",
 }
 
-PACKAGES = [("planexec.schemas", SCHEMAS_API), ("planexec.registry", REGISTRY_API)]
+PLANNER_API = {
+    "LLM",
+    "PROMPT_VERSION",
+    "Completion",
+    "JSONExtractionError",
+    "LLMError",
+    "Limits",
+    "LiteLLMClient",
+    "Message",
+    "PlanOutcome",
+    "PlanSourceError",
+    "Planner",
+    "PlanningFailed",
+    "ValidationResult",
+    "extract_json",
+    "load_plan",
+    "parse_plan_text",
+    "validate_plan",
+}
+
+PACKAGES = [
+    ("planexec.schemas", SCHEMAS_API),
+    ("planexec.registry", REGISTRY_API),
+    ("planexec.planner", PLANNER_API),
+]
 
 
 @pytest.mark.parametrize(("name", "expected"), PACKAGES)
@@ -127,7 +151,12 @@ def _planexec_imports(path: Path, package: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("package", "allowed"), [("schemas", {"schemas"}), ("registry", {"registry", "schemas"})]
+    ("package", "allowed"),
+    [
+        ("schemas", {"schemas"}),
+        ("registry", {"registry", "schemas"}),
+        ("planner", {"planner", "schemas", "registry", "store"}),
+    ],
 )
 def test_import_rules(package: str, allowed: set[str]) -> None:
     root = Path(planexec.__file__).parent / package
