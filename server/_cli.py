@@ -19,7 +19,7 @@ from rich.console import Console
 from planexec import __version__
 from planexec.planner import Limits
 
-from . import _graph_cli, _keys_cli, _replay_cli, _run_cli, _runs_cli, _serve_cli
+from . import _bench_cli, _graph_cli, _keys_cli, _replay_cli, _run_cli, _runs_cli, _serve_cli
 from ._cli_common import (
     DEFAULT_LIMITS,
     JsonOption,
@@ -87,6 +87,7 @@ _replay_cli.register(app)
 _graph_cli.register(app)
 _serve_cli.register(app)
 _keys_cli.register(app)
+_bench_cli.register(app)
 
 
 def main(settings: Settings | None = None) -> None:

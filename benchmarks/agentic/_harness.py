@@ -23,6 +23,7 @@ import anyio
 
 from planexec.planner import LLM, LiteLLMClient, LLMError
 
+from .._common import environment
 from ._llm import LatencyModel, Meter, Policy, SimulatedLLM, TokenCounter
 from ._planned import gold_policy as planned_policy
 from ._planned import run_planned, seconds_of
@@ -205,7 +206,7 @@ def _aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def _ratio(modes: dict[str, dict[str, Any]], key: str, over: str = "reactive") -> float | None:
     if over not in modes or "planned" not in modes or not modes["planned"][key]:
         return None
-    return round(modes[over][key] / modes["planned"][key], 4)
+    return round(float(modes[over][key]) / float(modes["planned"][key]), 4)
 
 
 def _by_width(problems: Sequence[dict[str, Any]], modes: Sequence[str]) -> list[dict[str, Any]]:
@@ -266,6 +267,13 @@ async def _run(options: BenchOptions, advance: Callable[[], None]) -> dict[str, 
         "schema_version": 1,
         "suite": suite.name,
         "description": suite.description,
+        "environment": {
+            **environment(
+                engine_paths=["executor", "planner", "registry", "schemas", "benchmarks/agentic"],
+                distributions=("anyio", "trio", "litellm", "matplotlib"),
+            ),
+            "event_loop": "trio (MockClock, virtual time)" if options.simulated else "asyncio",
+        },
         "config": {
             **asdict(options),
             "final_answer": ctx.final_answer,

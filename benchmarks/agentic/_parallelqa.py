@@ -43,7 +43,9 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "elevation_m": ("elevation", "m"),
     "founded": ("founding year", "year"),
 }
-_SYLLABLES = "var hol quel mor tan bri sel dun ka rov lin esk par gul thes ond mir bax cal ven drom ul fen zar".split()
+_SYLLABLES = (
+    "var hol quel mor tan bri sel dun ka rov lin esk par gul thes ond mir bax cal ven drom ul fen zar".split()
+)
 
 
 class Fact(TypedDict):

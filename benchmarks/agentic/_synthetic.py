@@ -97,7 +97,7 @@ def problems(seed: int, prefix: str = "") -> tuple[list[Problem], dict[str, floa
         for width in WIDTHS:
             jobs.append(_job(f"{prefix}w{width}-r{repeat + 1}", [[[] for _ in range(width)]], rng, latency))
         for depth in DEPTHS:
-            layers = [[[] for _ in range(DEPTH_SWEEP_WIDTH)]]
+            layers: list[list[list[int]]] = [[[] for _ in range(DEPTH_SWEEP_WIDTH)]]
             for _ in range(depth - 1):
                 layers.append([[rng.randrange(DEPTH_SWEEP_WIDTH)] for _ in range(DEPTH_SWEEP_WIDTH)])
             jobs.append(_job(f"{prefix}d{depth}-r{repeat + 1}", layers, rng, latency))
