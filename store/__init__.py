@@ -9,6 +9,7 @@ from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
 from ._open import StoreConfigError, default_store_url, open_store
 from ._protocol import Store
+from ._redis_cache import RedisResultCache
 
 __all__ = [
     "ApiKeyEntry",
@@ -18,6 +19,7 @@ __all__ = [
     "JsonDocument",
     "NotFound",
     "PlanEntry",
+    "RedisResultCache",
     "RunSummary",
     "SessionEntry",
     "Store",
