@@ -9,7 +9,7 @@ from ._limits import Limits
 from ._litellm import LiteLLMClient
 from ._llm import LLM, Completion, LLMError, Message
 from ._loading import PlanSourceError, load_plan, parse_plan_text
-from ._planner import Planner, PlanningFailed, PlanOutcome
+from ._planner import Planner, PlanningFailed, PlanningRound, PlanOutcome
 from ._prompt import PROMPT_VERSION
 from ._validate import ValidationResult, validate_plan
 
@@ -26,6 +26,7 @@ __all__ = [
     "PlanSourceError",
     "Planner",
     "PlanningFailed",
+    "PlanningRound",
     "ValidationResult",
     "extract_json",
     "load_plan",

@@ -34,11 +34,34 @@ from planexec.schemas import PlanObject, Problem, plan_json_schema
 
 from ._extract import JSONExtractionError, extract_json
 from ._limits import Limits
-from ._llm import LLM, Message
+from ._llm import LLM, Completion, Message
 from ._prompt import COMPLETED_INPUT, Prompt, completed_outputs, plan_prompt, repair_message, replan_prompt
 from ._validate import validate_plan
 
-__all__ = ["PlanOutcome", "Planner", "PlanningFailed"]
+__all__ = ["PlanOutcome", "Planner", "PlanningFailed", "PlanningRound"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningRound:
+    """One LLM call of a planning conversation: whether its answer held a JSON object,
+    whether that was a valid plan, the error codes sent back, and what the call cost."""
+
+    parsed: bool
+    valid: bool
+    error_codes: tuple[str, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "parsed": self.parsed,
+            "valid": self.valid,
+            "error_codes": list(self.error_codes),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "latency_s": self.latency_s,
+        }
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,8 @@ class PlanOutcome:
     prompt_hash: str
     trimmed_tools: int
     replan_of: str | None = None
+    history: tuple[PlanningRound, ...] = ()
+    """Every round, in order (the last one is the valid answer)."""
 
     def planner_info(self) -> dict[str, Any]:
         """The ``planner`` member of a ``create_plan`` answer."""
@@ -102,8 +127,10 @@ class PlanningFailed(Exception):
         prompt_tokens: int,
         completion_tokens: int,
         latency_s: float,
+        history: Sequence[PlanningRound] = (),
     ) -> None:
         self.errors = list(errors)
+        self.history = tuple(history)
         self.rounds = rounds
         self.model = model
         self.prompt_tokens = prompt_tokens
@@ -141,6 +168,19 @@ class _Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
+    history: list[PlanningRound] = field(default_factory=list)
+
+    def record(self, completion: Completion, *, parsed: bool, errors: Sequence[Problem]) -> None:
+        self.history.append(
+            PlanningRound(
+                parsed=parsed,
+                valid=not errors,
+                error_codes=tuple(dict.fromkeys(str(p.code) for p in errors)),
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                latency_s=completion.latency_s,
+            )
+        )
 
     @property
     def elapsed(self) -> float:
@@ -245,8 +285,11 @@ class Planner:
                 document = extract_json(completion.text)
             except JSONExtractionError as error:
                 errors = [error.problem]
+                tally.record(completion, parsed=False, errors=errors)
             else:
                 result = validate_plan(_owned(document, goal, inputs), tools, self.limits)
+                errors = result.errors
+                tally.record(completion, parsed=True, errors=errors)
                 if result.valid and result.plan is not None:
                     return PlanOutcome(
                         plan=result.plan,
@@ -260,8 +303,8 @@ class Planner:
                         prompt_hash=prompt.hash,
                         trimmed_tools=prompt.trimmed_tools,
                         replan_of=replan_of,
+                        history=tuple(tally.history),
                     )
-                errors = result.errors
             if tally.rounds > self.max_repairs:
                 raise PlanningFailed(
                     errors,
@@ -270,6 +313,7 @@ class Planner:
                     prompt_tokens=tally.prompt_tokens,
                     completion_tokens=tally.completion_tokens,
                     latency_s=tally.elapsed,
+                    history=tally.history,
                 )
             messages += [{"role": "assistant", "content": completion.text}, repair_message(errors)]
 

@@ -86,6 +86,7 @@ PLANNER_API = {
     "PlanSourceError",
     "Planner",
     "PlanningFailed",
+    "PlanningRound",
     "ValidationResult",
     "extract_json",
     "load_plan",

@@ -140,6 +140,11 @@ async def test_an_invalid_answer_is_repaired(demo_tools: Catalog, answer: str, c
     assert assistant == {"role": "assistant", "content": answer}
     assert repair["role"] == "user"
     assert code in codes(repair["content"])
+    first_round, second_round = outcome.history
+    assert code in first_round.error_codes and not first_round.valid
+    assert first_round.parsed is (code != ErrorCode.INVALID_JSON)
+    assert (second_round.valid, second_round.error_codes) == (True, ())
+    assert first_round.as_json()["prompt_tokens"] == 100
     assert outcome.prompt_hash == plan_prompt(GOAL, demo_tools.specs(), inputs={"x": 5}).hash
 
 
@@ -172,6 +177,8 @@ async def test_never_valid_fails_after_exactly_one_plus_max_repairs_calls(
     last_code = {0: "unknown_tool", 1: "cycle", 2: "invalid_json", 3: "invalid_reference"}[max_repairs]
     assert last_code in {str(p.code) for p in failure.errors}
     assert failure.code == "planning_failed"
+    assert len(failure.history) == failure.rounds
+    assert not any(r.valid for r in failure.history)
     assert (failure.prompt_tokens, failure.completion_tokens) == (100 * failure.rounds, 20 * failure.rounds)
     body = failure.as_json()
     assert body["code"] == "planning_failed"
