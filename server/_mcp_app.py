@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 from mcp.server import Server
 from mcp.server.context import ServerMiddleware
+from mcp.server.request_state import RequestStateBoundary
 
 from planexec import __version__
 
@@ -26,6 +27,7 @@ from ._mcp_runs import RunRegistry
 from ._mcp_schemas import META_TOOLS
 from ._mcp_services import AppState, Services
 from ._mcp_tools import call_tool, list_tools, tool_input_schema
+from ._planner_config import REQUEST_STATE_AUDIENCE
 
 __all__ = ["ToolNameClash", "build_server"]
 
@@ -74,6 +76,10 @@ def build_server(services: Services, *, middleware: Sequence[ServerMiddleware[An
         on_read_resource=read_resource,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
+    )
+    # Seals the request state of multi-round-trip calls (2026-07-28 sampling), outermost.
+    server.middleware.append(
+        RequestStateBoundary(services.planner.request_state, default_audience=REQUEST_STATE_AUDIENCE)
     )
     server.middleware.extend(middleware)
     return server

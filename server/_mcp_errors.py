@@ -17,7 +17,10 @@ error results: they answer a JSON-RPC error carrying the same body as ``data``
 Besides those: ``store.NotFound`` (another tenant's item is NotFound too),
 ``store.StoreUnavailable``, ``registry.ToolCallError`` (its own code),
 ``executor.ReplayError``,
-``planner.PlanSourceError``, ``pydantic.ValidationError`` (bad tool arguments);
+``planner.PlanSourceError``, ``planner.PlanningFailed`` (``planning_failed`` with the last
+round's errors and the planner's figures), ``planner.LLMError`` (its own code:
+``llm_unavailable``, ``llm_auth``, ``llm_rate_limited``, ``llm_bad_request``,
+``llm_refused``), ``pydantic.ValidationError`` (bad tool arguments);
 anything else is ``internal_error`` with the details kept in the
 server log, not sent to the client.
 """
@@ -33,7 +36,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, CallToolR
 from pydantic import ValidationError
 
 from planexec.executor import ReplayError
-from planexec.planner import PlanSourceError, ValidationResult
+from planexec.planner import LLMError, PlanningFailed, PlanSourceError, ValidationResult
 from planexec.registry import ToolCallError
 from planexec.store import NotFound, StoreUnavailable
 
@@ -158,6 +161,18 @@ _HINTS = {
 }
 
 
+_LLM_HINTS = {
+    "llm_unavailable": "the planner's LLM could not be reached; try again later, or write the plan "
+    "yourself and call validate_plan",
+    "llm_auth": "the server's planner credentials were refused (PLANEXEC_PLANNER_API_KEY); "
+    "tell the server's operator",
+    "llm_rate_limited": "the planner's LLM is rate limited; try again in a moment",
+    "llm_bad_request": "the LLM refused the request (model name, context window); shorten the goal "
+    "or context, or tell the server's operator",
+    "llm_refused": "the LLM gave no usable answer; rephrase the goal, or write the plan yourself",
+}
+
+
 def error_body(error: BaseException) -> dict[str, Any]:
     """The structured error body ``{code, message, hint, ...}`` for any failure (a task
     group's group of one error counts as that error)."""
@@ -203,6 +218,19 @@ def error_body(error: BaseException) -> dict[str, Any]:
             "code": ErrorCode.NOT_REPLAYABLE.value,
             "message": str(error),
             "hint": "replay a finished run; live=true needs from_task, a task of the run's plan",
+        }
+    if isinstance(error, PlanningFailed):
+        return {
+            **error.as_json(),
+            "hint": "rephrase the goal or add context; or take the errors, write the plan yourself "
+            "and call validate_plan",
+        }
+    if isinstance(error, LLMError):
+        return {
+            "code": error.code,
+            "message": error.message,
+            "hint": _LLM_HINTS.get(error.code, "see the message"),
+            "retryable": error.retryable,
         }
     if isinstance(error, PlanSourceError):
         return {

@@ -10,6 +10,7 @@ so another tenant's plan or run is ``not_found``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ import anyio
 from mcp.server import ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
-from planexec.executor import EventType, Executor, StoreSink
+from planexec.executor import EventType, Executor, RunRecord, RunStatus, StoreSink
 from planexec.planner import ValidationResult, validate_plan
 from planexec.registry import ToolView
 from planexec.schemas import PlanObject
@@ -26,6 +27,7 @@ from planexec.store import PlanEntry
 
 from ._auth import Principal
 from ._mcp_errors import InvalidPlan, RunNotRunning
+from ._mcp_planning import replan_failed_run
 from ._mcp_runs import LiveRun
 from ._mcp_schemas import CancelRunArgs, ExecutePlanArgs, GetRunArgs, ListRunsArgs
 from ._mcp_services import AppState, Services
@@ -114,28 +116,49 @@ async def _report_progress(ctx: ServerRequestContext[AppState, Any], live: LiveR
         await ctx.session.report_progress(len(finished), live.task_count, f"task {event.task_id} {status}")
 
 
-async def execute_plan(call: Call, args: ExecutePlanArgs) -> CallToolResult:
+async def _start(
+    call: Call, plan: PlanObject, inputs: dict[str, Any] | None, extra: Mapping[str, Any] | None = None
+) -> LiveRun:
+    """Start a run of ``plan`` (``extra``: fields stored with its record)."""
     services, principal = call.state.services, call.principal
-    plan = await _plan_to_run(call, args)
     executor = Executor(
         await call.tools(),
-        StoreSink(services.store, principal.tenant, principal.user),
+        StoreSink(services.store, principal.tenant, principal.user, extra=extra),
         limits=services.executor_limits,
         clock=services.clock,
     )
-    live = await call.state.runs.start(principal.tenant, executor, plan, args.inputs, str(uuid.uuid4()))
-    if not args.wait:
-        return ok({"run_id": live.run_id}, f"run {live.run_id} started; follow it with get_run")
+    return await call.state.runs.start(principal.tenant, executor, plan, inputs, str(uuid.uuid4()))
+
+
+async def _finish(call: Call, live: LiveRun) -> RunRecord:
+    """Wait for the run to end, reporting progress; cancelling this request cancels it."""
     try:
         async with anyio.create_task_group() as reporting:
             reporting.start_soon(_report_progress, call.ctx, live)
             await live.done.wait()
             if live.failure is not None:  # the run may have died with its event log open
                 reporting.cancel_scope.cancel()
-        record = await live.wait()
+        return await live.wait()
     finally:
         if not live.done.is_set():  # this request was cancelled: so is its run
             live.handle.cancel()
+
+
+async def execute_plan(call: Call, args: ExecutePlanArgs) -> CallToolResult:
+    plan = await _plan_to_run(call, args)
+    live = await _start(call, plan, args.inputs)
+    if not args.wait:
+        return ok({"run_id": live.run_id}, f"run {live.run_id} started; follow it with get_run")
+    record = await _finish(call, live)
+    if args.replan_on_failure and record.status is RunStatus.FAILED:
+
+        async def run(revised: PlanObject, extra: Mapping[str, Any]) -> RunRecord:
+            return await _finish(call, await _start(call, revised, None, extra))
+
+        as_run = plan.model_copy(update={"inputs": {**plan.inputs, **(args.inputs or {})}})
+        data = await replan_failed_run(call, as_run, record, args.replan_on_failure, run)
+        summary = f"run {data['run_id']} {data['status']} after {len(data['replans'])} replan(s)"
+        return ok(data, summary)
     data = record.model_dump(mode="json")
     return ok(data, f"run {record.run_id} {record.status.value} ({len(plan.tasks)} tasks)")
 

@@ -19,6 +19,7 @@ from planexec.executor import RunRecord, RunStatus
 
 __all__ = [
     "ERROR_BODY",
+    "MAX_REPLANS",
     "META_TOOLS",
     "CancelRunArgs",
     "CreatePlanArgs",
@@ -35,6 +36,8 @@ PlanDocument = Annotated[
     Field(description="A PlanObject: a JSON object, or JSON/YAML text of one."),
 ]
 RunId = Annotated[str, Field(min_length=1, max_length=200, description="A run id (execute_plan returns it).")]
+MAX_REPLANS = 3
+"""The largest ``replan_on_failure`` accepted."""
 
 
 class _Args(BaseModel):
@@ -58,10 +61,22 @@ class ExecutePlanArgs(_Args):
         Field(description="true: answer with the finished run record; false: answer {run_id} at once."),
     ] = True
 
+    replan_on_failure: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=MAX_REPLANS,
+            description="When the run fails, ask the planner for a revised plan for what is unfinished "
+            "(given the completed outputs) and run it; at most this many times. Needs wait=true.",
+        ),
+    ] = 0
+
     @model_validator(mode="after")
     def _plan_or_plan_id(self) -> ExecutePlanArgs:
         if (self.plan is None) == (self.plan_id is None):
             raise ValueError("give exactly one of plan and plan_id")
+        if self.replan_on_failure and not self.wait:
+            raise ValueError("replan_on_failure needs wait=true (the call answers the last run)")
         return self
 
 
@@ -92,6 +107,10 @@ class CreatePlanArgs(_Args):
     goal: Annotated[str, Field(min_length=1, max_length=20_000, description="What the plan should achieve.")]
     context: Annotated[
         str | dict[str, Any] | None, Field(description="Facts, constraints or inputs the planner should use.")
+    ] = None
+    inputs: Annotated[
+        dict[str, Any] | None,
+        Field(description="Values the plan should take as its inputs (referenced as $<inputs.KEY>)."),
     ] = None
 
 
@@ -129,6 +148,29 @@ def _run_record_schema(required: list[str]) -> dict[str, Any]:
     schema.pop("title", None)
     schema["required"] = required
     return schema
+
+
+def _with_replans(schema: dict[str, Any]) -> dict[str, Any]:
+    """execute_plan's record, with what ``replan_on_failure`` adds to it."""
+    replan = {
+        "type": "object",
+        "properties": {
+            "round": {"type": "integer"},
+            "from_run_id": {"type": "string", "description": "the failed run this round replanned"},
+            "plan_id": {"type": "string", "description": "the revised plan (stored)"},
+            "run_id": {"type": "string", "description": "its run (stored with replan_of)"},
+            "status": {"type": "string", "enum": [s.value for s in RunStatus]},
+            "planner": {"type": "object"},
+        },
+        "required": ["round", "from_run_id", "plan_id", "run_id", "status", "planner"],
+    }
+    properties = {
+        **schema["properties"],
+        "replans": {"type": "array", "items": replan, "description": "with replan_on_failure: each round"},
+        "replan_of": {"type": "string", "description": "the failed run this run replaces"},
+        "replan_error": {"type": "object", "description": "why a replan round could not be planned"},
+    }
+    return {**schema, "properties": properties}
 
 
 _PROBLEM = {
@@ -179,12 +221,35 @@ _REPLAY_OUTPUT = {
 _CREATE_PLAN_OUTPUT = {
     "type": "object",
     "properties": {
-        "plan_id": {"type": "string"},
-        "plan": {"type": "object"},
+        "plan_id": {"type": "string", "description": "the stored plan: execute_plan(plan_id=...)"},
+        "plan": {"type": "object", "description": "the validated PlanObject"},
         "warnings": {"type": "array", "items": _PROBLEM},
+        "planner": {
+            "type": "object",
+            "properties": {
+                "model": {"type": "string"},
+                "rounds": {"type": "integer", "description": "LLM calls, repairs included"},
+                "prompt_tokens": {"type": "integer"},
+                "completion_tokens": {"type": "integer"},
+                "latency_s": {"type": "number"},
+            },
+            "required": ["model", "rounds", "prompt_tokens", "completion_tokens", "latency_s"],
+        },
     },
-    "required": ["plan_id", "plan"],
+    "required": ["plan_id", "plan", "warnings", "planner"],
 }
+
+_SESSION_TOOLS_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "session": {"type": "string", "description": "the planexec session changed"},
+        "tools": {"type": "array", "items": {"type": "string"}, "description": "the tools it brought"},
+    },
+    "required": ["session", "tools"],
+}
+_SESSION = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
 
 _READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -229,7 +294,7 @@ _META: list[tuple[Tool, type[_Args]]] = [
             "wherever dependencies allow. Progress is reported per finished task. wait=false "
             "answers {run_id} at once; follow the run with get_run.",
             input_schema=_schema(ExecutePlanArgs),
-            output_schema=_run_record_schema(["run_id"]),
+            output_schema=_with_replans(_run_record_schema(["run_id"])),
             annotations=_RUNS,
         ),
         ExecutePlanArgs,

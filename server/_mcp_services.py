@@ -28,6 +28,7 @@ from planexec.store import Store
 from ._auth import Principal, principal_from_token
 from ._mcp_errors import Unauthenticated
 from ._mcp_runs import RunRegistry
+from ._planner_config import PlannerConfig
 
 __all__ = [
     "AppState",
@@ -79,6 +80,7 @@ class Services:
     plan_limits: PlanLimits = field(default_factory=PlanLimits)
     limits: ServerLimits = field(default_factory=ServerLimits)
     clock: Clock | None = None
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
 
 
 @dataclass(frozen=True, slots=True)

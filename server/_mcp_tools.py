@@ -21,6 +21,7 @@ from mcp_types import (
     CallToolRequestParams,
     CallToolResult,
     ContentBlock,
+    InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
     Tool,
@@ -31,7 +32,8 @@ from pydantic import TypeAdapter
 from planexec.executor import replay_run
 from planexec.registry import Catalog, ToolCallError, ToolErrorCode, ToolSpec
 
-from ._mcp_errors import ErrorCode, PlannerNotConfigured, ServerError, error_result
+from ._mcp_errors import ErrorCode, ServerError, error_result
+from ._mcp_planning import create_plan as plan_goal
 from ._mcp_run_tools import Call, cancel_run, check_plan, execute_plan, get_run, list_runs, ok
 from ._mcp_schemas import META_TOOLS, CreatePlanArgs, ReplayRunArgs, ValidatePlanArgs, admits_errors
 from ._mcp_services import AppState
@@ -54,8 +56,8 @@ async def validate(call: Call, args: ValidatePlanArgs) -> CallToolResult:
     return ok(result.as_json(), summary)
 
 
-async def create_plan(call: Call, args: CreatePlanArgs) -> CallToolResult:
-    raise PlannerNotConfigured()
+async def create_plan(call: Call, args: CreatePlanArgs) -> CallToolResult | InputRequiredResult:
+    return await plan_goal(call, args)
 
 
 async def replay(call: Call, args: ReplayRunArgs) -> CallToolResult:
@@ -73,7 +75,7 @@ async def replay(call: Call, args: ReplayRunArgs) -> CallToolResult:
     return ok(result.as_json(), f"replay {result.run_id} of run {args.run_id}: {result.status}, {verdict}")
 
 
-_HANDLERS: dict[str, Callable[[Call, Any], Awaitable[CallToolResult]]] = {
+_HANDLERS: dict[str, Callable[[Call, Any], Awaitable[CallToolResult | InputRequiredResult]]] = {
     "create_plan": create_plan,
     "validate_plan": validate,
     "execute_plan": execute_plan,
@@ -148,8 +150,9 @@ async def _call_catalog_tool(call: Call, spec: ToolSpec, arguments: dict[str, An
 
 async def call_tool(
     ctx: ServerRequestContext[AppState, Any], params: CallToolRequestParams
-) -> CallToolResult:
-    """Run one tools/call; every failure is an ``is_error`` result."""
+) -> CallToolResult | InputRequiredResult:
+    """Run one tools/call; every failure is an ``is_error`` result. ``create_plan`` may
+    answer ``InputRequiredResult`` first (2026-07-28 sampling, ``_mcp_planning``)."""
     try:
         state = ctx.lifespan_context
         call = Call(ctx=ctx, state=state, principal=state.services.principal_of(ctx))

@@ -1,5 +1,10 @@
 """``planexec serve [--transport stdio|http] [--host 127.0.0.1] [--port 8765]
-[--tools SRC]... [--store URL] [--insecure-no-auth]`` (DESIGN §10).
+[--tools SRC]... [--store URL] [--insecure-no-auth] [--planner-model M]
+[--planner-api-base URL]`` (DESIGN §10).
+
+``create_plan`` plans with the model of ``--planner-model``/``PLANEXEC_PLANNER_MODEL``
+(its key only from ``PLANEXEC_PLANNER_API_KEY``: argv is visible in ``ps``), else with
+the client's own LLM through MCP sampling (see ``_config`` for every variable).
 
 stdio acts for the configured identity (``PLANEXEC_TENANT``, ``PLANEXEC_USER``) and
 writes nothing but MCP on stdout. HTTP demands bearer tokens (API keys from ``planexec
@@ -30,10 +35,12 @@ from planexec.store import StoreError
 from ._auth import AuthConfigError, PlanexecTokenVerifier, jwt_config_from
 from ._cli_common import StoreOption, ToolsOption, fail, usage_error
 from ._cli_store import display_url, settings_of, store_for
+from ._config import ConfigError, load_planner_settings
 from ._mcp_app import ToolNameClash, build_server
 from ._mcp_http import InsecureBinding, check_binding, serve_http
 from ._mcp_services import ServerLimits, Services, configured_identity, token_identity
 from ._mcp_stdio import serve_stdio
+from ._planner_config import planner_config
 from ._sources import ToolSourceError, catalog_from_sources
 
 __all__ = ["register"]
@@ -109,9 +116,25 @@ def register(app: typer.Typer) -> None:
         max_runs_per_tenant: Annotated[
             int, typer.Option(min=1, help="Runs of one tenant in progress at once.")
         ] = _DEFAULT_LIMITS.max_runs_per_tenant,
+        planner_model: Annotated[
+            str | None,
+            typer.Option(
+                "--planner-model",
+                help="create_plan's LLM, a litellm model string (PLANEXEC_PLANNER_MODEL); "
+                "unset: the client's LLM through MCP sampling. The key: PLANEXEC_PLANNER_API_KEY.",
+            ),
+        ] = None,
+        planner_api_base: Annotated[
+            str | None,
+            typer.Option("--planner-api-base", help="The LLM provider's URL (PLANEXEC_PLANNER_API_BASE)."),
+        ] = None,
     ) -> None:
         """Serve planexec over MCP: stdio (default) or streamable HTTP."""
         settings = settings_of(ctx, store)
+        try:
+            planner = planner_config(load_planner_settings().with_options(planner_model, planner_api_base))
+        except ConfigError as error:
+            usage_error(str(error))
         try:
             catalog = catalog_from_sources(tools or ["demo"])
         except ToolSourceError as error:
@@ -141,6 +164,7 @@ def register(app: typer.Typer) -> None:
             if verifier is not None
             else configured_identity(settings.tenant, settings.user),
             limits=ServerLimits(max_request_bytes=max_request_bytes, max_runs_per_tenant=max_runs_per_tenant),
+            planner=planner,
         )
         try:
             build_server(services)  # refuse a bad catalog before binding anything
