@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from mcp import Client
 from mcp.client.context import ClientRequestContext
+from mcp.server.request_state import RequestStateSecurity
 from mcp_types import CreateMessageRequestParams, CreateMessageResult, ErrorData, TextContent
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -106,14 +107,22 @@ def fenced(plan: dict[str, Any]) -> str:
     return f"Here is the plan:\n\n```json\n{json.dumps(plan, indent=2)}\n```\n\nIt uses the demo tools."
 
 
-def planning_services(store_url: str, llm: LLM | None = None, *, max_repairs: int = 2) -> Services:
+def planning_services(
+    store_url: str, llm: LLM | None = None, *, max_repairs: int = 2, request_state_key: str | None = None
+) -> Services:
     """Services on the demo tools, acting for (acme, alice), planning with ``llm`` (None:
-    no configured model)."""
+    no configured model); request state sealed with ``request_state_key`` (None: a key of
+    its own)."""
+    security = (
+        RequestStateSecurity(keys=[request_state_key])
+        if request_state_key is not None
+        else RequestStateSecurity.ephemeral()
+    )
     return Services(
         catalog=Catalog([demo_source()]),
         store=open_store(store_url),
         principal_of=configured_identity("acme", "alice"),
-        planner=PlannerConfig(llm=llm, max_repairs=max_repairs),
+        planner=PlannerConfig(llm=llm, max_repairs=max_repairs, request_state=security),
     )
 
 

@@ -11,7 +11,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, TextConte
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from planexec.executor import ReplayError
-from planexec.planner import PlanSourceError, validate_plan
+from planexec.planner import LLMError, PlanningFailed, PlanSourceError, validate_plan
 from planexec.registry import ToolCallError, ToolErrorCode
 from planexec.server._mcp_errors import (
     ErrorCode,
@@ -49,6 +49,17 @@ def _invalid_plan() -> InvalidPlan:
     )
 
 
+def _planning_failed() -> PlanningFailed:
+    return PlanningFailed(
+        validate_plan({"tasks": {}}).errors,
+        rounds=3,
+        model="m",
+        prompt_tokens=300,
+        completion_tokens=60,
+        latency_s=1.5,
+    )
+
+
 class _Bug(Exception):
     pass
 
@@ -64,6 +75,12 @@ TABLE: list[tuple[str, BaseException, str]] = [
     ("run-over", RunNotRunning("r1", "succeeded"), "run_not_running"),
     ("request-too-large", RequestTooLarge(5000, 4096), "request_too_large"),
     ("no-planner", PlannerNotConfigured(), "planner_not_configured"),
+    ("planning-failed", _planning_failed(), "planning_failed"),
+    ("llm-unavailable", LLMError("llm_unavailable", "connection refused", retryable=True), "llm_unavailable"),
+    ("llm-auth", LLMError("llm_auth", "bad key"), "llm_auth"),
+    ("llm-rate-limited", LLMError("llm_rate_limited", "slow down", retryable=True), "llm_rate_limited"),
+    ("llm-bad-request", LLMError("llm_bad_request", "context too long"), "llm_bad_request"),
+    ("llm-refused", LLMError("llm_refused", "no"), "llm_refused"),
     ("unauthenticated", Unauthenticated("no token"), "unauthenticated"),
     ("server-error", ServerError(ErrorCode.UNKNOWN_TOOL, "unknown tool 'x'", "list tools"), "unknown_tool"),
     ("tool-error", ToolCallError(ToolErrorCode.TOOL_ERROR, "boom", retryable=True), "tool_error"),
@@ -108,6 +125,17 @@ def test_error_bodies_carry_what_the_caller_needs_to_act() -> None:
     tool = error_body(ToolCallError(ToolErrorCode.TOOL_ERROR, "boom", retryable=True, detail={"x": 1}))
     assert tool["retryable"] is True and tool["detail"] == {"x": 1}
     assert [e["path"] for e in error_body(_validation_error())["errors"]] == ["/run_id", "/run"]
+    failed = error_body(_planning_failed())
+    assert [e["code"] for e in failed["errors"]] == ["schema_violation"]
+    assert failed["planner"] == {
+        "model": "m",
+        "rounds": 3,
+        "prompt_tokens": 300,
+        "completion_tokens": 60,
+        "latency_s": 1.5,
+    }
+    assert error_body(LLMError("llm_rate_limited", "slow down", retryable=True))["retryable"] is True
+    assert error_body(LLMError("llm_auth", "bad key"))["retryable"] is False
 
 
 @pytest.mark.parametrize(
