@@ -243,7 +243,7 @@ def _outcomes(plan: PlanObject, tasks: Mapping[str, Any]) -> str:
         entry = tasks.get(task_id)
         status = entry.get("status", "unknown") if isinstance(entry, Mapping) else "not started"
         handled = entry.get("handled_by") if isinstance(entry, Mapping) else None
-        suffix = f" (recovered by handler {handled})" if handled and status == "recovered" else ""
+        suffix = f" by handler {handled}" if handled and status == "recovered" else ""
         lines.append(f"- {task_id} ({task.tool_name}): {status}{suffix}")
     return "\n".join(lines)
 
@@ -256,6 +256,14 @@ def _failures(tasks: Mapping[str, Any], run_error: Any) -> str:
     if run_error and not lines:
         lines.append(f"- (run): {_truncated(_compact(run_error), _VALUE_CHARS)}")
     return "\n".join(lines)
+
+
+def _plan_json(plan: PlanObject) -> dict[str, Any]:
+    """The plan as the model needs to read it: without fields left at their defaults."""
+    data: dict[str, Any] = plan.model_dump(mode="json", exclude_defaults=True)
+    data.pop("inputs", None)  # shown as plan inputs, and completed outputs separately
+    data.pop("plan_id", None)  # the revised plan gets its own
+    return data
 
 
 def replan_prompt(
@@ -279,10 +287,10 @@ def replan_prompt(
         "replan",
         run_id=str(record.get("run_id", "?")),
         status=str(record.get("status", "?")),
-        plan=_truncated(_compact(plan.to_json()), _PLAN_CHARS),
+        plan=_truncated(_compact(_plan_json(plan)), _PLAN_CHARS),
         outcomes=_outcomes(plan, tasks),
-        completed=_render("completed", completed=completed_lines) + "\n" if completed else "",
-        failed=_render("failed", failed=failures) + "\n" if failures else "",
+        completed="\n" + _render("completed", completed=completed_lines) + "\n" if completed else "",
+        failed="\n" + _render("failed", failed=failures) + "\n" if failures else "",
     )
     return _build(prefix + "\n\n", goal, "", inputs, specs, budget_tokens)
 

@@ -228,7 +228,10 @@ def test_the_replan_prompt_shows_outcomes_completed_outputs_and_errors(demo_tool
     failed = '- broken: {"code":"tool_error","message":"disk full","retryable":false}'
     assert _render("failed", failed=failed) in content
     assert "- write (ledger_write): skipped" in content
-    assert json.dumps(PLAN.to_json(), separators=(",", ":")) in content
+    shown = extract_json(content[content.index("Previous plan:") :])
+    restored = {**shown, "inputs": PLAN.inputs, "plan_id": PLAN.plan_id}
+    assert "plan_id" not in shown
+    assert PlanObject.model_validate(restored) == PLAN  # only defaults, inputs and the id left out
     assert "- x: 2" in content  # the original inputs are still plan inputs
     assert prompt.version == PROMPT_VERSION
 
