@@ -188,10 +188,11 @@ class _Tally:
 
 
 def _response_format() -> dict[str, Any]:
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "PlanObject", "schema": plan_json_schema(), "strict": False},
-    }
+    """The OpenAI-style structured-output request for a PlanObject. ``$schema``/``$id``
+    are left out (providers' schema subsets reject them); not ``strict``: strict mode
+    would require every optional field."""
+    schema = {k: v for k, v in plan_json_schema().items() if k not in ("$schema", "$id")}
+    return {"type": "json_schema", "json_schema": {"name": "PlanObject", "schema": schema, "strict": False}}
 
 
 class Planner:
