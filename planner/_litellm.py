@@ -46,7 +46,10 @@ class LiteLLMClient:
 
     ``model`` is any litellm model string (``openai/gpt-4o-mini``, ``anthropic/...``,
     ``ollama/llama3``); ``api_base``/``api_key`` override the provider's defaults;
-    ``extra`` is passed to every call (e.g. ``{"num_retries": 2}``).
+    ``extra`` is passed to every call. The openai client under litellm retries
+    connection errors, 429 and 5xx twice with backoff before an error reaches here (about
+    ten seconds against an endpoint that refuses connections); ``extra={"max_retries":
+    0}`` turns that off when the caller retries itself (``LLMError.retryable``).
     """
 
     def __init__(
