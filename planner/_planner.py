@@ -30,7 +30,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planexec.registry import ToolSpec, ToolView
-from planexec.schemas import PlanObject, Problem, plan_json_schema
+from planexec.schemas import (
+    ErrorCode,
+    PlanObject,
+    Problem,
+    RefKind,
+    Template,
+    iter_refs,
+    json_pointer,
+    plan_json_schema,
+)
 
 from ._extract import JSONExtractionError, extract_json
 from ._limits import Limits
@@ -259,7 +268,12 @@ class Planner:
         prompt = replan_prompt(goal, plan, record, _visible(tools), budget_tokens=self.context_budget_tokens)
         run_id = record.get("run_id")
         return await self._converse(
-            prompt, tools, goal=goal, inputs=inputs, replan_of=str(run_id) if run_id is not None else None
+            prompt,
+            tools,
+            goal=goal,
+            inputs=inputs,
+            replan_of=str(run_id) if run_id is not None else None,
+            completed=inputs[COMPLETED_INPUT],
         )
 
     async def _converse(
@@ -270,6 +284,7 @@ class Planner:
         goal: str,
         inputs: Mapping[str, Any],
         replan_of: str | None = None,
+        completed: Mapping[str, Any] | None = None,
     ) -> PlanOutcome:
         messages: list[Message] = list(prompt.messages)
         tally = _Tally(model=self.llm.model)
@@ -290,8 +305,10 @@ class Planner:
             else:
                 result = validate_plan(_owned(document, goal, inputs), tools, self.limits)
                 errors = result.errors
+                if result.plan is not None and completed is not None:
+                    errors = _completed_reference_errors(result.plan, completed)
                 tally.record(completion, parsed=True, errors=errors)
-                if result.valid and result.plan is not None:
+                if not errors and result.plan is not None:
                     return PlanOutcome(
                         plan=result.plan,
                         warnings=result.warnings,
@@ -317,6 +334,38 @@ class Planner:
                     history=tally.history,
                 )
             messages += [{"role": "assistant", "content": completion.text}, repair_message(errors)]
+
+
+def _completed_reference_errors(plan: PlanObject, completed: Mapping[str, Any]) -> list[Problem]:
+    """``$<inputs.completed.ID...>`` naming a task that did not complete: validation
+    cannot know (inputs may come at run time), but a replan's completed outputs are
+    fixed, so the run would fail on it with ``bad_reference``."""
+    places: list[tuple[tuple[str | int, ...], Any]] = [(("output",), plan.output)]
+    for task_id, task in plan.tasks.items():
+        places.append((("tasks", task_id, "parameters"), task.parameters))
+        if task.compensation is not None:
+            places.append((("tasks", task_id, "compensation", "parameters"), task.compensation.parameters))
+    problems = []
+    for prefix, value in places:
+        for location, template in iter_refs(value):
+            if not isinstance(template, Template):
+                continue
+            for ref in template.refs:
+                named = ref.path[1] if ref.kind is RefKind.INPUTS and len(ref.path) > 1 else None
+                if ref.path[:1] != (COMPLETED_INPUT,) or named is None or named in completed:
+                    continue
+                problems.append(
+                    Problem(
+                        code=ErrorCode.INVALID_REFERENCE,
+                        path=json_pointer(*prefix, *location),
+                        message=f"{ref} names {named!r}, which is not a completed task of the failed run",
+                        hint="reference one of the completed tasks ("
+                        + (", ".join(sorted(completed)) or "none completed")
+                        + "), or plan that work again",
+                        detail={"reference": str(ref), "completed": sorted(completed)},
+                    )
+                )
+    return problems
 
 
 def _visible(tools: ToolView) -> list[ToolSpec]:

@@ -386,3 +386,24 @@ async def test_replanning_that_never_validates_fails_bounded(
 
 def test_the_replan_answer_is_json() -> None:
     assert "tasks" in extract_json(REPLAN_ANSWER)
+
+
+async def test_a_reference_to_a_task_that_did_not_complete_is_repaired(
+    demo_tools: Catalog, failed_run: tuple[PlanObject, dict[str, Any]]
+) -> None:
+    plan, record = failed_run
+    wrong = REPLAN_ANSWER.replace("$<inputs.completed.product.result>", "$<inputs.completed.label.result>")
+    llm = ScriptedLLM([wrong, REPLAN_ANSWER])
+    outcome = await Planner(llm).replan(plan, record, demo_tools)
+    assert outcome.rounds == 2
+    assert outcome.history[0].error_codes == ("invalid_reference",)
+    assert codes(llm.requests[1].messages[-1]["content"]) == {"invalid_reference"}
+
+
+async def test_create_plan_leaves_completed_references_to_validation(demo_tools: Catalog) -> None:
+    # outside a replan, inputs may arrive at run time: no completed-outputs check
+    answer = plan_text(
+        {"say": {"tool_name": "echo", "parameters": {"value": "$<inputs.completed.x>"}, "dependencies": []}}
+    )
+    outcome = await Planner(ScriptedLLM([answer])).create_plan("echo", demo_tools)
+    assert outcome.rounds == 1
