@@ -91,10 +91,15 @@ def _encode(result: ToolResult) -> bytes:
 def _decode(value: bytes) -> ToolResult | None:
     try:
         data = json.loads(value)
-        hit = {"planexec/cache": CacheOutcome.HIT.value}
-        return ToolResult(data["content"], data["structured_content"], meta=hit)
+        content, structured = data["content"], data["structured_content"]
     except (ValueError, KeyError, TypeError):
         return None  # a corrupt entry is a miss
+    # JSON of the wrong shape is corrupt too (list("abc") would make three "blocks").
+    if not (isinstance(content, list) and all(isinstance(block, dict) for block in content)):
+        return None
+    if structured is not None and not isinstance(structured, dict):
+        return None
+    return ToolResult(content, structured, meta={"planexec/cache": CacheOutcome.HIT.value})
 
 
 class ResultCache:

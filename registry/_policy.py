@@ -43,6 +43,31 @@ class PolicyError(ValueError):
     """A policy file that cannot be used (the integrator's mistake)."""
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate keys")
+    return dict(pairs)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` refusing a key given twice in one mapping: the last one would
+    silently win (a second ``acme:`` block dropping the first one's deny list)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: list[Any] = []
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *base": explicit keys may override merged ones
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.append(key)
+        return super().construct_mapping(node, deep)
+
+
 class DenialReason(StrEnum):
     NOT_ALLOWED = "not_allowed"
     TRUST = "trust"
@@ -117,15 +142,28 @@ class Policy(_Model):
             text = Path(path).read_text(encoding="utf-8")
         except OSError as error:
             raise PolicyError(f"cannot read policy {path}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise PolicyError(f"cannot read policy {path}: not UTF-8 text") from None
         return cls.parse(text, str(path))
 
     @classmethod
     def parse(cls, text: str, origin: str = "policy") -> Policy:
+        """Read a policy from JSON or YAML text. Empty text is the default policy; text
+        that is not a mapping, or gives a key twice, is a :class:`PolicyError`."""
+        data: Any
+        if text.lstrip().startswith("{"):
+            try:
+                data = json.loads(text, object_pairs_hook=_unique_keys)
+            except ValueError:
+                pass  # not JSON (or a key twice), but maybe a YAML flow mapping ({tiers: [free]})
+            else:
+                return cls.from_data(data, origin)
         try:
-            data: Any = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as error:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+        except yaml.YAMLError as error:
             raise PolicyError(f"{origin}: not JSON or YAML: {error}") from None
-        return cls.from_data(data or {}, origin)
+        # Only an empty file is the default policy; [], 0 or false is a mistake, not "allow all".
+        return cls.from_data({} if data is None else data, origin)
 
     @classmethod
     def from_data(cls, data: Any, origin: str = "policy") -> Policy:
