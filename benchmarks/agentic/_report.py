@@ -94,16 +94,21 @@ def plot(result: dict[str, Any], folder: Path) -> list[Path]:
 
     figure, axis = plt.subplots(figsize=(6, 4))
     widths = [row["width"] for row in result["by_width"]]
+    drawn = 0
     for key, label in (("speedup", "vs ReAct"), ("speedup_over_parallel", "vs parallel function calling")):
         values = [row[key] for row in result["by_width"]]
         if any(v is not None for v in values):
             axis.plot(widths, [v if v is not None else float("nan") for v in values], marker="o", label=label)
+            drawn += 1
+    if drawn:
+        axis.legend()
+    else:
+        axis.text(0.5, 0.5, "needs planned and a reactive mode", ha="center", transform=axis.transAxes)
     axis.axhline(1.0, color="grey", linewidth=0.8)
     axis.set_xlabel("parallel width of the gold plan")
     axis.set_ylabel("speedup of planned mode (×)")
     axis.set_xticks(widths)
     axis.set_title(f"{suite}: speedup by width")
-    axis.legend()
     figure.tight_layout()
     written.append(_save(figure, folder / PLOTS[1], plt))
 
