@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ._spec import ToolResult, ToolSpec
+from ._spec import ToolResult, ToolSpec, tool_fingerprint
 
 __all__ = ["CacheBackend", "CacheOutcome", "MemoryCache", "ResultCache", "cache_key"]
 
@@ -69,11 +69,14 @@ class MemoryCache:
             self._entries.popitem(last=False)
 
 
-def cache_key(spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
-    """``source/tool/sha256(canonical arguments)``: the tenant is kept apart by the backend."""
+def cache_key(spec: ToolSpec, arguments: Mapping[str, Any], scope: str = "") -> str:
+    """``scope/source/tool/fingerprint/sha256(canonical arguments)``; the tenant is kept
+    apart by the backend. The tool's fingerprint is part of the key, so a changed tool
+    never serves results of the old one; ``scope`` separates sessions' own tools."""
     canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return f"{spec.source}/{spec.name}/{digest}"
+    fingerprint = tool_fingerprint(spec).removeprefix("sha256:")[:16]
+    return f"{scope}/{spec.source}/{spec.name}/{fingerprint}/{digest}"
 
 
 def cacheable(spec: ToolSpec) -> bool:
@@ -114,13 +117,15 @@ class ResultCache:
         spec: ToolSpec,
         arguments: Mapping[str, Any],
         call: Callable[[], Any],
+        *,
+        scope: str = "",
     ) -> ToolResult:
         """The cached result of ``spec`` on ``arguments`` for ``tenant``, else ``await
         call()`` (stored when it succeeded). The result's ``meta`` says ``hit`` or ``miss``."""
         if not cacheable(spec):
             result: ToolResult = await call()
             return result
-        key = cache_key(spec, arguments)
+        key = cache_key(spec, arguments, scope)
         try:
             stored = await self.backend.get(tenant, key)
         except Exception as error:  # a lost cache makes the call uncached, not failed

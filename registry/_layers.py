@@ -18,15 +18,13 @@ execution can refuse a plan validated against the old tool (rug-pull guard).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._cache import ResultCache
 from ._catalog import ToolView
 from ._policy import Caller, Denial, Policy
-from ._spec import ToolCallError, ToolErrorCode, ToolResult, ToolSpec
+from ._spec import ToolCallError, ToolErrorCode, ToolResult, ToolSpec, tool_fingerprint
 
 __all__ = ["LayeredView", "tool_fingerprint", "tool_fingerprints"]
 
@@ -43,11 +41,13 @@ class LayeredView:
         caller: Caller,
         *,
         overlay: ToolView | None = None,
+        overlay_scope: str = "",
         policy: Policy = _ALLOW_ALL,
         cache: ResultCache | None = None,
     ) -> None:
         self.base = base
         self.overlay = overlay
+        self.overlay_scope = overlay_scope
         self.caller = caller
         self.policy = policy
         self.cache = cache
@@ -110,17 +110,10 @@ class LayeredView:
         async def call() -> ToolResult:
             return await owner.call(name, arguments, meta)
 
-        return await self.cache.call(self.caller.tenant, spec, arguments, call)
-
-
-def tool_fingerprint(spec: ToolSpec) -> str:
-    """A hash of everything a plan relies on in ``spec``: name, description, schemas,
-    annotations and source (not timeouts, cache or trust, which the server may tune)."""
-    pinned = spec.model_dump(
-        mode="json", include={"name", "description", "input_schema", "output_schema", "annotations", "source"}
-    )
-    canonical = json.dumps(pinned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        # The server's tools cache per tenant; a session's own tools per session (two
+        # sessions may connect different servers under one alias).
+        scope = "" if owner is self.base else self.overlay_scope
+        return await self.cache.call(self.caller.tenant, spec, arguments, call, scope=scope)
 
 
 def tool_fingerprints(view: ToolView, names: Iterable[str]) -> dict[str, str | None]:

@@ -19,7 +19,8 @@ that fails): the tenant allows the name and not denies it; the tenant accepts th
 trust tier; the caller's tier is at least the tier of every rule matching the tool; the
 caller holds the tool's ``required_scopes`` and the scopes of every matching rule. A
 caller's tier is the user's entry, else the tenant's ``tier``, else the lowest tier.
-The default policy (no file) lets everyone use every tool.
+The default policy (no file) lets everyone use every tool (a tool's own
+``required_scopes`` still apply).
 """
 
 from __future__ import annotations

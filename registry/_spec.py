@@ -11,6 +11,7 @@ Error tree of a tool call (see :class:`ToolCallError`)::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from enum import StrEnum
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "ToolSpec",
     "TrustTier",
     "json_text",
+    "tool_fingerprint",
 ]
 
 
@@ -202,3 +204,13 @@ class ToolCallError(Exception):
         self.message = message
         self.retryable = retryable
         self.detail = detail or {}
+
+
+def tool_fingerprint(spec: ToolSpec) -> str:
+    """A hash of everything a plan relies on in ``spec``: name, description, schemas,
+    annotations and source (not timeouts, cache or trust, which the server may tune)."""
+    pinned = spec.model_dump(
+        mode="json", include={"name", "description", "input_schema", "output_schema", "annotations", "source"}
+    )
+    canonical = json.dumps(pinned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

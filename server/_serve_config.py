@@ -47,6 +47,8 @@ def load_serve_config(path: Path | None) -> ServeConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"--config {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config {path}: not UTF-8 text") from None
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -55,8 +57,11 @@ def load_serve_config(path: Path | None) -> ServeConfig:
         return ServeConfig()
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path}: expected a mapping of settings")
+    policy_data = data.pop("policy", None)
+    if policy_data is not None and not isinstance(policy_data, dict):
+        raise ConfigError(f"--config {path}: policy must be a mapping (see planexec.registry.Policy)")
     try:
-        policy = Policy.from_data(data.pop("policy", None) or {}, f"--config {path}: policy")
+        policy = Policy.from_data(policy_data or {}, f"--config {path}: policy")
         return ServeConfig.model_validate({**data, "policy": policy})
     except PolicyError as error:
         raise ConfigError(str(error)) from None
