@@ -1,31 +1,22 @@
 """What the planning tests of the server share: canned LLM answers (plans for the demo
 tools), the scripted LLM (tests/planner), a sampling callback answering from a script,
-servers wired with a planner, and a local OpenAI-compatible endpoint that litellm can
-call over real HTTP."""
+and servers wired with a planner. The local OpenAI-compatible endpoint litellm calls over
+real HTTP is tests/planner's ``openai_stub``."""
 
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.server.request_state import RequestStateSecurity
 from mcp_types import CreateMessageRequestParams, CreateMessageResult, ErrorData, TextContent
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from planexec.planner import LLM
 from planexec.registry import Catalog, demo_source
 from planexec.server._mcp_app import build_server
-from planexec.server._mcp_http import uvicorn_server
 from planexec.server._mcp_services import Services, configured_identity
 from planexec.server._planner_config import PlannerConfig
 from planexec.store import open_store
@@ -37,10 +28,8 @@ __all__ = [
     "FAILING_PLAN",
     "INVALID_PLAN",
     "REVISED_PLAN",
-    "ChatEndpoint",
     "ScriptedLLM",
     "ScriptedSampling",
-    "chat_endpoint",
     "fenced",
     "in_process",
     "planning_services",
@@ -151,59 +140,3 @@ class ScriptedSampling:
         return CreateMessageResult(
             role="assistant", content=TextContent(type="text", text=answer), model=self.model
         )
-
-
-@dataclass
-class ChatEndpoint:
-    """An OpenAI-compatible ``/v1/chat/completions`` answering ``answers`` in order, with
-    usage figures; ``requests`` holds the JSON bodies it got, ``authorizations`` their
-    Authorization headers."""
-
-    answers: list[str]
-    url: str = ""
-    model: str = "local-model"
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    authorizations: list[str | None] = field(default_factory=list)
-
-    async def completions(self, request: Request) -> JSONResponse:
-        payload = await request.json()
-        self.requests.append(payload)
-        self.authorizations.append(request.headers.get("authorization"))
-        if not self.answers:
-            return JSONResponse({"error": {"message": "script exhausted", "type": "server_error"}}, 500)
-        text = self.answers.pop(0)
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "created": 1_700_000_000,
-                "model": self.model,
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                ],
-                "usage": {"prompt_tokens": 321, "completion_tokens": 45, "total_tokens": 366},
-            }
-        )
-
-
-@asynccontextmanager
-async def chat_endpoint(answers: list[str]) -> AsyncIterator[ChatEndpoint]:
-    """A :class:`ChatEndpoint` served by uvicorn on a free loopback port in this event
-    loop; ``url`` is its ``/v1`` base."""
-    endpoint = ChatEndpoint(list(answers))
-    app = Starlette(routes=[Route("/v1/chat/completions", endpoint.completions, methods=["POST"])])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    endpoint.url = f"http://127.0.0.1:{port}/v1"
-    listening = anyio.Event()
-    server = uvicorn_server(app, "127.0.0.1", port, on_listening=lambda _: listening.set())
-    with sock:
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                await listening.wait()
-            try:
-                yield endpoint
-            finally:
-                server.should_exit = True

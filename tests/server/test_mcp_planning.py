@@ -20,6 +20,7 @@ from mcp_types import TextResourceContents
 
 from planexec.planner import LLMError
 
+from ..planner.openai_stub import COMPLETION_TOKENS, PROMPT_TOKENS, openai_stub
 from .mcp_support import ERAS, PLANEXEC, body, client, error, http_server, resource_json
 from .planner_support import (
     ADD_PLAN,
@@ -27,7 +28,6 @@ from .planner_support import (
     INVALID_PLAN,
     REVISED_PLAN,
     ScriptedLLM,
-    chat_endpoint,
     fenced,
     in_process,
     planning_services,
@@ -270,7 +270,7 @@ def _env(**planner: str) -> dict[str, str]:
 async def test_planexec_serve_plans_with_litellm_calling_the_configured_endpoint(
     store_url: str, configured_by: str
 ) -> None:
-    async with chat_endpoint([json.dumps(INVALID_PLAN), fenced(ADD_PLAN)]) as endpoint:
+    async with openai_stub([json.dumps(INVALID_PLAN), fenced(ADD_PLAN)]) as endpoint:
         env = _env(PLANEXEC_PLANNER_API_KEY="sk-local-test")
         args: tuple[str, ...] = ()
         if configured_by == "environment":
@@ -286,13 +286,13 @@ async def test_planexec_serve_plans_with_litellm_calling_the_configured_endpoint
             process.kill()
             await process.aclose()
     assert made["planner"]["rounds"] == 2
-    assert (made["planner"]["prompt_tokens"], made["planner"]["completion_tokens"]) == (642, 90)
-    assert "local-model" in made["planner"]["model"]
-    assert record["output"] == 10
+    tokens = (made["planner"]["prompt_tokens"], made["planner"]["completion_tokens"])
+    assert tokens == (2 * PROMPT_TOKENS, 2 * COMPLETION_TOKENS)  # the provider's usage, both rounds
+    assert record["output"] == 10, record
     first, repair = endpoint.requests
-    assert first["model"] == "local-model" and first["messages"][0]["role"] == "system"
-    assert "unknown_tool" in repair["messages"][-1]["content"]
-    assert endpoint.authorizations == ["Bearer sk-local-test"] * 2
+    assert first.body["model"] == "local-model" and first.body["messages"][0]["role"] == "system"
+    assert "unknown_tool" in repair.body["messages"][-1]["content"]
+    assert [first.authorization, repair.authorization] == ["Bearer sk-local-test"] * 2
 
 
 def test_the_planner_key_is_no_command_line_option() -> None:
