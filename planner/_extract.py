@@ -8,8 +8,10 @@ in order, at:
 2. each fenced block (```json, ```JSON, ``` or ~~~), in order;
 3. each ``{`` in the text, decoding one JSON value from there.
 
-Among the objects found, the first that looks like a plan (has ``tasks`` or ``nodes``,
-the node form) wins; else the first object. Nothing found raises
+The first object that looks like a plan (has ``tasks`` or ``nodes``, the node form)
+wins; else the first object that is the whole text or a whole fenced block (an object
+found by the scan of step 3 may be a fragment of a broken one, so it must look like a
+plan to count). Nothing found raises
 :class:`JSONExtractionError` whose ``problem`` (code ``invalid_json``) goes back to the
 model with the validation errors, so a malformed answer is repaired like any other.
 Trailing commas and comments are not repaired: the model is asked to fix them.
@@ -45,7 +47,7 @@ def extract_json(text: str) -> dict[str, Any]:
     """The plan object in ``text`` (see the module docstring for the search order)."""
     first_object: dict[str, Any] | None = None
     first_error: json.JSONDecodeError | None = None
-    for candidate, error in _candidates(text):
+    for candidate, error, whole in _candidates(text):
         if error is not None:
             first_error = first_error or error
             continue
@@ -53,22 +55,23 @@ def extract_json(text: str) -> dict[str, Any]:
             continue
         if any(key in candidate for key in _PLAN_KEYS):
             return candidate
-        if first_object is None:
+        if first_object is None and whole:
             first_object = candidate
     if first_object is not None:
         return first_object
     raise JSONExtractionError(_problem(text, first_error))
 
 
-def _candidates(text: str) -> Iterator[tuple[Any, json.JSONDecodeError | None]]:
+def _candidates(text: str) -> Iterator[tuple[Any, json.JSONDecodeError | None, bool]]:
+    """(value, decode error, whether the value was a whole text or fenced block)."""
     stripped = text.strip()
     if not stripped:
         return
-    yield _loads(stripped)
+    yield (*_loads(stripped), True)
     for match in _FENCE.finditer(text):
         body = match.group(2).strip()
         if body:
-            yield _loads(body)
+            yield (*_loads(body), True)
     position = text.find("{")
     starts = 0
     while position != -1 and starts < _MAX_OBJECT_STARTS:
@@ -76,10 +79,10 @@ def _candidates(text: str) -> Iterator[tuple[Any, json.JSONDecodeError | None]]:
         try:
             value, end = _DECODER.raw_decode(text, position)
         except json.JSONDecodeError as error:
-            yield None, error
+            yield None, error, False
             position = text.find("{", position + 1)
         else:
-            yield value, None
+            yield value, None, False
             position = text.find("{", end)  # an object inside this one is part of it
 
 
