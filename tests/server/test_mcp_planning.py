@@ -16,9 +16,12 @@ import anyio
 import pytest
 from anyio.streams.text import TextReceiveStream
 from mcp import Client
+from mcp.server.request_state import InvalidRequestState
 from mcp_types import TextResourceContents
 
-from planexec.planner import LLMError
+from planexec.planner import LiteLLMClient, LLMError
+from planexec.server._config import load_planner_settings
+from planexec.server._planner_config import PlannerConfig, planner_config
 
 from ..planner.openai_stub import COMPLETION_TOKENS, PROMPT_TOKENS, openai_stub
 from .mcp_support import ERAS, PLANEXEC, body, client, error, http_server, resource_json
@@ -317,3 +320,33 @@ def test_an_unusable_planner_setting_is_a_usage_error_naming_the_variable(variab
     )
     assert result.returncode == 2 and result.stdout == b""
     assert name.encode() in result.stderr and value.encode() not in result.stderr
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+def test_planner_settings_come_from_the_environment_and_options_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANEXEC_PLANNER_MODEL", "openai/from-env")
+    monkeypatch.setenv("PLANEXEC_PLANNER_API_BASE", "http://127.0.0.1:1/v1")
+    monkeypatch.setenv("PLANEXEC_PLANNER_API_KEY", "sk-env")
+    monkeypatch.setenv("PLANEXEC_PLANNER_MAX_REPAIRS", "4")
+    monkeypatch.setenv("PLANEXEC_PLANNER_CONTEXT_TOKENS", "5000")
+    settings = load_planner_settings()
+    assert "sk-env" not in repr(settings)
+    config = planner_config(settings.with_options("openai/from-option", None))
+    assert isinstance(config.llm, LiteLLMClient) and config.llm.model == "openai/from-option"
+    assert "127.0.0.1:1" in repr(config.llm)
+    assert (config.max_repairs, config.context_budget_tokens) == (4, 5000)
+
+
+def test_without_a_model_no_llm_is_configured_and_the_key_seals_request_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLANEXEC_REQUEST_STATE_KEY", "s" * 40)
+    config = planner_config(load_planner_settings())
+    other = planner_config(load_planner_settings())
+    assert config.llm is None
+    sealed = config.request_state.codec.seal(b"state")
+    assert other.request_state.codec.unseal(sealed) == b"state"  # another replica, same key
+    with pytest.raises(InvalidRequestState):
+        PlannerConfig().request_state.codec.unseal(sealed)  # a random key of its own
