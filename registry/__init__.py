@@ -3,7 +3,10 @@
 from ._cache import CacheBackend, CacheOutcome, MemoryCache, ResultCache
 from ._catalog import Catalog, DuplicateToolError, ToolSource, ToolView
 from ._demo import demo_source, ledger_snapshot, reset_demo_state
+from ._hosts import HostAllowList, HostNotAllowed
+from ._http_source import HttpEndpoint, HttpToolSource
 from ._layers import LayeredView, tool_fingerprint, tool_fingerprints
+from ._mcp_source import McpToolSource, UpstreamUnavailable
 from ._policy import Caller, Denial, DenialReason, Policy, PolicyError
 from ._python import PythonToolSource, RetryableToolError, ToolContext, ToolError, tool
 from ._spec import ToolAnnotations, ToolCallError, ToolErrorCode, ToolResult, ToolSpec, TrustTier
@@ -16,7 +19,12 @@ __all__ = [
     "Denial",
     "DenialReason",
     "DuplicateToolError",
+    "HostAllowList",
+    "HostNotAllowed",
+    "HttpEndpoint",
+    "HttpToolSource",
     "LayeredView",
+    "McpToolSource",
     "MemoryCache",
     "Policy",
     "PolicyError",
@@ -33,6 +41,7 @@ __all__ = [
     "ToolSpec",
     "ToolView",
     "TrustTier",
+    "UpstreamUnavailable",
     "demo_source",
     "ledger_snapshot",
     "reset_demo_state",

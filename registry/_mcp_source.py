@@ -317,7 +317,7 @@ class McpToolSource:
             return Client(self.endpoint, mode=self.mode, message_handler=self._on_message)
         http = await stack.enter_async_context(create_mcp_http_client(headers=self._headers))
         transport = streamable_http_client(self.endpoint, http_client=http)
-        return Client(transport, mode=self.mode, message_handler=self._on_message)  # type: ignore[arg-type]
+        return Client(transport, mode=self.mode, message_handler=self._on_message)
 
     async def _list_tools(self, client: Client) -> None:
         tools: list[types.Tool] = []
