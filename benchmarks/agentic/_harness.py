@@ -209,14 +209,16 @@ def _ratio(modes: dict[str, dict[str, Any]], key: str, over: str = "reactive") -
     return round(float(modes[over][key]) / float(modes["planned"][key]), 4)
 
 
-def _by_width(problems: Sequence[dict[str, Any]], modes: Sequence[str]) -> list[dict[str, Any]]:
+def _by(key: str, problems: Sequence[dict[str, Any]], modes: Sequence[str]) -> list[dict[str, Any]]:
+    """Per value of ``key`` (``width`` or ``depth`` of the gold plan): mean latency and
+    tokens per mode, speedup and token ratio."""
     out = []
-    for width in sorted({p["width"] for p in problems}):
-        group = [p for p in problems if p["width"] == width]
+    for value in sorted({p[key] for p in problems}):
+        group = [p for p in problems if p[key] == value]
         stats = {m: _aggregate([p["runs"][m] for p in group]) for m in modes}
         out.append(
             {
-                "width": width,
+                key: value,
                 "problems": len(group),
                 "latency_s": {m: s["latency_s"] for m, s in stats.items()},
                 "llm_tokens": {m: s["llm_tokens"] for m, s in stats.items()},
@@ -287,7 +289,8 @@ async def _run(options: BenchOptions, advance: Callable[[], None]) -> dict[str, 
         "speedup": _ratio(stats, "latency_s"),
         "token_ratio": _ratio(stats, "llm_tokens"),
         "speedup_over_parallel": _ratio(stats, "latency_s", "reactive_parallel"),
-        "by_width": _by_width(rows, modes),
+        "by_width": _by("width", rows, modes),
+        "by_depth": _by("depth", rows, modes),
         "problems": rows,
         "timeline": timeline,
     }

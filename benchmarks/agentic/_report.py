@@ -53,19 +53,20 @@ def markdown(result: dict[str, Any]) -> str:
             f"{_cell(stats['llm_calls'])} | {_cell(stats['tool_calls'])} | {stats['accuracy']:.0%} |"
         )
     modes = list(result["modes"])
-    lines += [
-        "",
-        "By parallel width (the widest dependency level of the gold plan):",
-        "",
-        "| width | problems | " + " | ".join(f"{m} s" for m in modes) + " | speedup | token ratio |",
-        "| ---: | ---: | " + " | ".join("---:" for _ in modes) + " | ---: | ---: |",
-    ]
-    for row in result["by_width"]:
-        latencies = " | ".join(_cell(row["latency_s"][m]) for m in modes)
-        lines.append(
-            f"| {row['width']} | {row['problems']} | {latencies} | {_cell(row['speedup'])} | "
-            f"{_cell(row['token_ratio'])} |"
-        )
+    for key, what in (("width", "widest dependency level"), ("depth", "number of dependency levels")):
+        lines += [
+            "",
+            f"By parallel {key} (the {what} of the gold plan):" if key == "width" else f"By {key} ({what}):",
+            "",
+            f"| {key} | problems | " + " | ".join(f"{m} s" for m in modes) + " | speedup | token ratio |",
+            "| ---: | ---: | " + " | ".join("---:" for _ in modes) + " | ---: | ---: |",
+        ]
+        for row in result[f"by_{key}"]:
+            latencies = " | ".join(_cell(row["latency_s"][m]) for m in modes)
+            lines.append(
+                f"| {row[key]} | {row['problems']} | {latencies} | {_cell(row['speedup'])} | "
+                f"{_cell(row['token_ratio'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 
