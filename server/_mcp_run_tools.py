@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,16 +21,17 @@ from mcp_types import CallToolResult, TextContent
 
 from planexec.executor import EventType, Executor, RunRecord, RunStatus, StoreSink
 from planexec.planner import ValidationResult, validate_plan
-from planexec.registry import ToolView
+from planexec.registry import LayeredView, ToolView, tool_fingerprints
 from planexec.schemas import PlanObject
-from planexec.store import PlanEntry
+from planexec.store import NotFound, PlanEntry
 
 from ._auth import Principal
-from ._mcp_errors import InvalidPlan, RunNotRunning
+from ._mcp_errors import ErrorCode, InvalidPlan, RunNotRunning, ServerError
 from ._mcp_planning import replan_failed_run
 from ._mcp_runs import LiveRun
 from ._mcp_schemas import CancelRunArgs, ExecutePlanArgs, GetRunArgs, ListRunsArgs
 from ._mcp_services import AppState, Services
+from ._sessions import LiveSession
 
 __all__ = ["Call", "cancel_run", "check_plan", "execute_plan", "get_run", "list_runs", "ok"]
 
@@ -48,18 +49,33 @@ _FINISHED = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
-    """One tools/call: the request, the server's state and who is calling."""
+    """One tools/call: the request, the server's state, who is calling and the session
+    it names (``session`` argument; headers and the default otherwise, see ``_sessions``)."""
 
     ctx: ServerRequestContext[AppState, Any]
     state: AppState
     principal: Principal
+    session: str | None = None
+    _live: LiveSession | None = field(default=None, repr=False)
+    _view: LayeredView | None = field(default=None, repr=False)
 
-    async def tools(self) -> ToolView:
-        """The tools this caller sees (its tenant's policy and session overlay applied):
-        what validation, execution and planning of this call go through."""
-        return self.state.services.catalog
+    async def live_session(self) -> LiveSession:
+        """The caller's session (opened once per call; an older-era connection using it
+        is remembered, to be told when its tools change)."""
+        if self._live is None:
+            sessions = self.state.sessions
+            self._live = await sessions.open(sessions.key_of(self.ctx, self.principal, self.session))
+            sessions.attach(self.ctx, self._live)
+        return self._live
+
+    async def tools(self) -> LayeredView:
+        """The tools this caller sees (the server's catalog, its tenant's policy, its
+        session's overlay): what validation, execution and planning of this call go through."""
+        if self._view is None:
+            self._view = self.state.sessions.view(await self.live_session(), self.principal)
+        return self._view
 
 
 def ok(data: dict[str, Any], summary: str) -> CallToolResult:
@@ -81,26 +97,76 @@ async def check_plan(services: Services, tools: ToolView, document: Any) -> Vali
     return validate_plan(document, tools, services.plan_limits)
 
 
+def plan_tools(plan: PlanObject) -> set[str]:
+    """Every tool ``plan`` may call: its tasks' and their compensations'."""
+    names = {task.tool_name for task in plan.tasks.values()}
+    names.update(task.compensation.tool_name for task in plan.tasks.values() if task.compensation is not None)
+    return names
+
+
+def pin_tools(plan: PlanObject, tools: ToolView) -> dict[str, str | None]:
+    """The fingerprints of the tools ``plan`` uses, as ``tools`` has them now (stored with
+    the plan as ``provenance.tool_fingerprints``)."""
+    return tool_fingerprints(tools, plan_tools(plan))
+
+
+def check_pinned(plan_id: str, pinned: Any, tools: ToolView) -> None:
+    """Refuse a plan whose tools changed since it was validated (rug-pull guard):
+    ``tools_changed`` with, per changed tool, the pinned and the current fingerprint."""
+    if not isinstance(pinned, dict):
+        return  # stored before pinning existed
+    current = tool_fingerprints(tools, pinned)
+    changed = {
+        name: {"pinned": pinned[name], "current": now} for name, now in current.items() if now != pinned[name]
+    }
+    if changed:
+        raise ServerError(
+            ErrorCode.TOOLS_CHANGED,
+            f"plan {plan_id}: tool(s) changed since it was validated: {', '.join(sorted(changed))}",
+            "read the tools again (tools/list), then validate the plan again (or create a new one)",
+            changed=changed,
+        )
+
+
+async def save_plan(call: Call, plan: PlanObject, tools: ToolView, provenance: dict[str, Any]) -> None:
+    """Store ``plan`` for the caller, its tools pinned."""
+    principal = call.principal
+    entry = PlanEntry(
+        plan_id=plan.plan_id,
+        user=principal.user,
+        created_at=datetime.now(UTC),
+        plan=plan.to_json(),
+        provenance={**provenance, "user": principal.user, "tool_fingerprints": pin_tools(plan, tools)},
+    )
+    await call.state.services.store.save_plan(principal.tenant, entry)
+
+
 async def _plan_to_run(call: Call, args: ExecutePlanArgs) -> PlanObject:
-    """The validated plan: the one given (stored now, provenance mcp) or a stored one."""
+    """The validated plan: a stored one (``plan_id``), or the one given — stored now,
+    unless the same plan was stored before under its ``plan_id`` (by validate_plan or
+    create_plan). A stored plan is refused when its tools changed since it was stored."""
     services, principal = call.state.services, call.principal
-    stored = args.plan_id is not None
+    tools = await call.tools()
     document: Any = args.plan
+    stored: PlanEntry | None = None
     if args.plan_id is not None:
-        document = (await services.store.get_plan(principal.tenant, args.plan_id)).plan
-    result = await check_plan(services, await call.tools(), document)
+        stored = await services.store.get_plan(principal.tenant, args.plan_id)
+        document = stored.plan
+    result = await check_plan(services, tools, document)
     if not result.valid or result.plan is None:
         raise InvalidPlan(result)
     plan = result.plan
-    if not stored:
-        entry = PlanEntry(
-            plan_id=plan.plan_id,
-            user=principal.user,
-            created_at=datetime.now(UTC),
-            plan=plan.to_json(),
-            provenance={"source": "mcp", "user": principal.user},
-        )
-        await services.store.save_plan(principal.tenant, entry)
+    if stored is None and isinstance(args.plan, dict) and "plan_id" in args.plan:
+        try:
+            stored = await services.store.get_plan(principal.tenant, plan.plan_id)
+        except NotFound:
+            stored = None
+        if stored is not None and stored.plan != plan.to_json():
+            stored = None  # another plan under that id: this one is stored in its place
+    if stored is not None:
+        check_pinned(plan.plan_id, stored.provenance.get("tool_fingerprints"), tools)
+    else:
+        await save_plan(call, plan, tools, {"source": "mcp"})
     return plan
 
 

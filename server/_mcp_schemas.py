@@ -10,7 +10,7 @@ success, or the error body ``{code, message, hint, ...}`` of an ``is_error`` res
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp_types import Tool, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,10 +22,13 @@ __all__ = [
     "MAX_REPLANS",
     "META_TOOLS",
     "CancelRunArgs",
+    "ConnectServerArgs",
     "CreatePlanArgs",
+    "DisconnectServerArgs",
     "ExecutePlanArgs",
     "GetRunArgs",
     "ListRunsArgs",
+    "RegisterToolArgs",
     "ReplayRunArgs",
     "ValidatePlanArgs",
     "admits_errors",
@@ -40,8 +43,20 @@ MAX_REPLANS = 3
 """The largest ``replan_on_failure`` accepted."""
 
 
+SessionId = Annotated[
+    str | None,
+    Field(
+        max_length=128,
+        description="A planexec session id; default: the Mcp-Session-Id, else the x-planexec-session "
+        "header, else your default session.",
+    ),
+]
+
+
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    session: SessionId = None
 
 
 class ValidatePlanArgs(_Args):
@@ -60,7 +75,6 @@ class ExecutePlanArgs(_Args):
         bool,
         Field(description="true: answer with the finished run record; false: answer {run_id} at once."),
     ] = True
-
     replan_on_failure: Annotated[
         int,
         Field(
@@ -101,6 +115,32 @@ class ReplayRunArgs(_Args):
     from_task: Annotated[
         str | None, Field(description="With live: reuse recorded outputs upstream of this task.")
     ] = None
+
+
+class ConnectServerArgs(_Args):
+    alias: Annotated[
+        str,
+        Field(pattern=r"^[a-zA-Z0-9-]{1,24}$", description="Prefix of the server's tools: alias__tool."),
+    ]
+    url: Annotated[
+        str, Field(max_length=2048, description="Streamable HTTP URL of an MCP server on an allowed host.")
+    ]
+
+
+class DisconnectServerArgs(_Args):
+    alias: Annotated[str, Field(min_length=1, max_length=24, description="An alias connect_server added.")]
+
+
+class RegisterToolArgs(_Args):
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$", description="The tool's name.")]
+    description: Annotated[str, Field(max_length=4096)] = ""
+    url: Annotated[str, Field(max_length=2048, description="The endpoint, on an allowed host.")]
+    method: Annotated[
+        Literal["GET", "POST", "PUT", "PATCH", "DELETE"],
+        Field(description="GET/DELETE send the arguments as query parameters, others as a JSON body."),
+    ] = "POST"
+    input_schema: Annotated[dict[str, Any], Field(description="JSON Schema of the arguments (an object).")]
+    output_schema: Annotated[dict[str, Any] | None, Field(description="JSON Schema of the answer.")] = None
 
 
 class CreatePlanArgs(_Args):
@@ -345,6 +385,37 @@ _META: list[tuple[Tool, type[_Args]]] = [
             annotations=_RUNS,
         ),
         ReplayRunArgs,
+    ),
+    (
+        Tool(
+            name="connect_server",
+            description="Connect an upstream MCP server (streamable HTTP, allow-listed hosts only) to "
+            "your session: its tools appear as alias__tool for you alone, usable in plans.",
+            input_schema=_schema(ConnectServerArgs),
+            output_schema=_SESSION_TOOLS_OUTPUT,
+            annotations=_SESSION,
+        ),
+        ConnectServerArgs,
+    ),
+    (
+        Tool(
+            name="disconnect_server",
+            description="Remove an upstream server connect_server added to your session.",
+            input_schema=_schema(DisconnectServerArgs),
+            output_schema=_SESSION_TOOLS_OUTPUT,
+            annotations=_SESSION,
+        ),
+        DisconnectServerArgs,
+    ),
+    (
+        Tool(
+            name="register_tool",
+            description="Register an HTTP endpoint (allow-listed hosts only) as a tool of your session.",
+            input_schema=_schema(RegisterToolArgs),
+            output_schema=_SESSION_TOOLS_OUTPUT,
+            annotations=_SESSION,
+        ),
+        RegisterToolArgs,
     ),
 ]
 META_TOOLS: dict[str, tuple[Tool, type[_Args]]] = {

@@ -22,13 +22,14 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from planexec.executor import Clock
 from planexec.executor import Limits as ExecutorLimits
 from planexec.planner import Limits as PlanLimits
-from planexec.registry import Catalog
+from planexec.registry import CacheBackend, Catalog, Policy
 from planexec.store import Store
 
 from ._auth import Principal, principal_from_token
 from ._mcp_errors import Unauthenticated
 from ._mcp_runs import RunRegistry
 from ._planner_config import PlannerConfig
+from ._sessions import NoSessionSources, Sessions, SessionSources
 
 __all__ = [
     "AppState",
@@ -80,16 +81,23 @@ class Services:
     plan_limits: PlanLimits = field(default_factory=PlanLimits)
     limits: ServerLimits = field(default_factory=ServerLimits)
     clock: Clock | None = None
+    policy: Policy = field(default_factory=Policy)
+    session_sources: SessionSources = field(default_factory=NoSessionSources)
+    session_ttl_s: float = 3600.0
+    result_cache: CacheBackend | None = None
+    """Where cached tool results live: None for this process's memory (the Redis store
+    gives a shared one, see ``planexec serve``)."""
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
 
 @dataclass(frozen=True, slots=True)
 class AppState:
-    """What the server's lifespan hands every handler: the services (store open) and
-    the runs in progress."""
+    """What the server's lifespan hands every handler: the services (store open), the
+    runs in progress and the sessions served."""
 
     services: Services
     runs: RunRegistry
+    sessions: Sessions
 
 
 def configured_identity(tenant: str, user: str | None) -> PrincipalResolver:

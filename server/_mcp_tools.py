@@ -24,6 +24,8 @@ from mcp_types import (
     InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
     Tool,
     ToolAnnotations,
 )
@@ -34,9 +36,10 @@ from planexec.registry import Catalog, ToolCallError, ToolErrorCode, ToolSpec
 
 from ._mcp_errors import ErrorCode, ServerError, error_result
 from ._mcp_planning import create_plan as plan_goal
-from ._mcp_run_tools import Call, cancel_run, check_plan, execute_plan, get_run, list_runs, ok
+from ._mcp_run_tools import Call, cancel_run, check_plan, execute_plan, get_run, list_runs, ok, save_plan
 from ._mcp_schemas import META_TOOLS, CreatePlanArgs, ReplayRunArgs, ValidatePlanArgs, admits_errors
 from ._mcp_services import AppState
+from ._mcp_session_tools import connect_server, disconnect_server, register_tool
 
 __all__ = ["call_tool", "catalog_tool", "list_tools", "tool_input_schema"]
 
@@ -44,9 +47,12 @@ _CONTENT = TypeAdapter(list[ContentBlock])
 
 
 async def validate(call: Call, args: ValidatePlanArgs) -> CallToolResult:
-    services = call.state.services
-    result = await check_plan(services, await call.tools(), args.plan)
+    """Validate; a valid plan is stored with its tools pinned, so executing it later
+    (``plan_id``, or the same plan again) refuses it if a tool changed meanwhile."""
+    services, tools = call.state.services, await call.tools()
+    result = await check_plan(services, tools, args.plan)
     if result.valid and result.plan is not None:
+        await save_plan(call, result.plan, tools, {"source": "validate_plan"})
         summary = f"valid plan {result.plan.plan_id}: {len(result.plan.tasks)} task(s)"
     else:
         listed = ", ".join(f"{p.code} at {p.path or '/'}" for p in result.errors[:5])
@@ -83,6 +89,9 @@ _HANDLERS: dict[str, Callable[[Call, Any], Awaitable[CallToolResult | InputRequi
     "list_runs": list_runs,
     "cancel_run": cancel_run,
     "replay_run": replay,
+    "connect_server": connect_server,
+    "disconnect_server": disconnect_server,
+    "register_tool": register_tool,
 }
 assert set(_HANDLERS) == set(META_TOOLS)
 
@@ -107,10 +116,23 @@ def catalog_tool(spec: ToolSpec) -> Tool:
 async def list_tools(
     ctx: ServerRequestContext[AppState, Any], params: PaginatedRequestParams | None
 ) -> ListToolsResult:
-    catalog = ctx.lifespan_context.services.catalog
-    tools = [tool for tool, _ in META_TOOLS.values()] + [catalog_tool(spec) for spec in catalog.specs()]
-    # Per-caller list (tenant policy and session overlays will shape it): never cached.
+    state = ctx.lifespan_context
+    call = Call(ctx=ctx, state=state, principal=state.services.principal_of(ctx))
+    view = await call.tools()
+    tools = [tool for tool, _ in META_TOOLS.values()] + [catalog_tool(spec) for spec in view.specs()]
+    # Per caller (tenant policy) and per session (its overlay): never cached.
     return ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
+
+
+async def listen(
+    ctx: ServerRequestContext[AppState, Any], params: SubscriptionsListenRequestParams
+) -> SubscriptionsListenResult:
+    """``subscriptions/listen`` (2026-07-28): a stream of the caller's session's changes
+    only (its own bus: another session's changes never reach it)."""
+    state = ctx.lifespan_context
+    call = Call(ctx=ctx, state=state, principal=state.services.principal_of(ctx))
+    live = await call.live_session()
+    return await live.listen(ctx, params)
 
 
 def tool_input_schema(catalog: Catalog) -> Callable[[str], Mapping[str, Any] | None]:
@@ -126,11 +148,18 @@ def tool_input_schema(catalog: Catalog) -> Callable[[str], Mapping[str, Any] | N
     return lookup
 
 
+def _planexec_meta(call: Call) -> dict[str, Any]:
+    """The request's ``planexec/*`` _meta (a planexec upstream of another planexec gets the
+    run id, task id, attempt and idempotency key the downstream executor sent)."""
+    meta: Mapping[str, Any] = call.ctx.meta or {}
+    return {key: value for key, value in meta.items() if key.startswith("planexec/")}
+
+
 async def _call_catalog_tool(call: Call, spec: ToolSpec, arguments: dict[str, Any]) -> CallToolResult:
     timeout = anyio.fail_after(spec.timeout_s) if spec.timeout_s is not None else nullcontext()
     try:
         with timeout:
-            result = await call.state.services.catalog.call(spec.name, arguments, {})
+            result = await (await call.tools()).call(spec.name, arguments, _planexec_meta(call))
     except TimeoutError:
         raise ToolCallError(
             ToolErrorCode.TIMEOUT, f"{spec.name} did not answer within {spec.timeout_s} s", retryable=True
@@ -159,9 +188,11 @@ async def call_tool(
         arguments = params.arguments or {}
         meta = META_TOOLS.get(params.name)
         if meta is not None:
-            return await _HANDLERS[params.name](call, meta[1].model_validate(arguments))
-        spec = state.services.catalog.get(params.name)
-        if spec is not None and state.services.catalog.is_permitted(params.name):
+            args = meta[1].model_validate(arguments)
+            call.session = args.session
+            return await _HANDLERS[params.name](call, args)
+        spec = (await call.tools()).get(params.name)
+        if spec is not None:  # the view refuses a tool the caller's policy denies
             return await _call_catalog_tool(call, spec, arguments)
         raise ServerError(
             ErrorCode.UNKNOWN_TOOL, f"unknown tool {params.name!r}", "call a tool tools/list shows"

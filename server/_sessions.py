@@ -291,7 +291,10 @@ class Sessions:
     # --- what a caller sees --------------------------------------------------------
     def view(self, live: LiveSession, principal: Principal) -> LayeredView:
         caller = Caller(principal.tenant, principal.user, principal.scopes)
-        return LayeredView(self.base, caller, overlay=live.overlay, policy=self.policy, cache=self.cache)
+        scope = f"session:{live.key.principal}:{live.key.session_id}"
+        return LayeredView(
+            self.base, caller, overlay=live.overlay, overlay_scope=scope, policy=self.policy, cache=self.cache
+        )
 
     def attach(self, ctx: ServerRequestContext[Any, Any], live: LiveSession) -> None:
         """Remember an older-era connection using ``live``, to notify it of changes."""

@@ -177,7 +177,10 @@ async def _read_resources(mcp: Client, run_id: str, plan_id: str, record: dict[s
     assert isinstance(plan, TextResourceContents)
     stored = resource_json(plan.text)
     assert stored["plan"]["tasks"].keys() == ARITHMETIC["tasks"].keys()
-    assert stored["provenance"] == {"source": "mcp", "user": "alice"}
+    # validate_plan stored it (the run used that plan): its tools are pinned
+    provenance = stored["provenance"]
+    assert (provenance["source"], provenance["user"]) == ("validate_plan", "alice")
+    assert sorted(provenance["tool_fingerprints"]) == ["add", "echo", "multiply"]
     (graph,) = (await mcp.read_resource(f"planexec://runs/{run_id}/graph")).contents
     assert isinstance(graph, TextResourceContents) and graph.mime_type == "text/vnd.mermaid"
     assert graph.text.startswith("flowchart TD") and "class t0,t1,t2 succeeded" in graph.text
