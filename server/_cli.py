@@ -73,7 +73,7 @@ def validate(
 ) -> None:
     """Check a plan: schema, DAG, references, tools and arguments; report every problem."""
     limits = Limits(max_tasks=max_tasks, max_bytes=max_bytes, max_depth=max_depth)
-    _, result = load_and_validate(plan, tools, limits)
+    _, result = load_and_validate(plan, tools, limits, json_output=json_output)
     if json_output:
         print_json(result.as_json())
     else:

@@ -6,15 +6,16 @@ import json
 import sys
 from typing import Annotated, Any, NoReturn
 
+import anyio
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from planexec.planner import Limits, PlanSourceError, ValidationResult, load_plan, validate_plan
-from planexec.registry import Catalog
+from planexec.registry import Catalog, ToolSource, UpstreamUnavailable
 from planexec.schemas import Problem
 
-from ._sources import ToolSourceError, catalog_from_sources
+from ._sources import ToolSourceError, open_catalog, tool_sources
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -25,6 +26,7 @@ __all__ = [
     "load_and_validate",
     "print_json",
     "render_validation",
+    "sources_or_exit",
     "stdout_console",
     "usage_error",
 ]
@@ -34,7 +36,10 @@ ToolsOption = Annotated[
     typer.Option(
         "--tools",
         metavar="SRC",
-        help="Tool source: demo, python:MODULE (repeatable). Default: demo.",
+        help=(
+            "Tool source: demo, python:MODULE, [ALIAS=]stdio:COMMAND ARGS or an [ALIAS=]http(s):// "
+            "MCP URL (repeatable; upstream tools are named ALIAS__tool). Default: demo."
+        ),
     ),
 ]
 DEFAULT_LIMITS = Limits()
@@ -75,22 +80,43 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def load_and_validate(
-    plan: str, tools: list[str] | None, limits: Limits | None = None
-) -> tuple[Catalog, ValidationResult]:
-    """The shared front half of ``validate`` and ``run``: the tools named by ``--tools``
-    and the verdict on the plan. Usage errors exit 2."""
+def sources_or_exit(tools: list[str] | None) -> list[ToolSource]:
+    """The (unopened) sources named by ``--tools`` (default ``demo``); a bad value exits 2."""
     try:
-        catalog = catalog_from_sources(tools or ["demo"])
+        return tool_sources(tools or ["demo"])
     except ToolSourceError as error:
         usage_error(str(error))
+
+
+def load_and_validate(
+    plan: str, tools: list[str] | None, limits: Limits | None = None, *, json_output: bool = False
+) -> tuple[Catalog, ValidationResult]:
+    """The shared front half of ``validate`` and ``run``: the tools named by ``--tools``
+    and the verdict on the plan. Usage errors exit 2; an upstream MCP source that cannot
+    be reached exits 1 (``upstream_unavailable``).
+
+    Upstream sources are opened to read their tools and closed again before this
+    returns: the catalog still lists every tool, but calling an upstream one fails. A
+    command that calls tools opens its own catalog (:func:`._sources.open_catalog`).
+    """
+    sources = sources_or_exit(tools)
     try:
         document, problems = load_plan(plan, limits)
     except PlanSourceError as error:
         usage_error(str(error))
-    if problems:
-        return catalog, ValidationResult(False, None, problems, [])
-    return catalog, validate_plan(document, catalog, limits)
+
+    async def verdict() -> tuple[Catalog, ValidationResult]:
+        async with open_catalog(sources) as catalog:
+            if problems:
+                return catalog, ValidationResult(False, None, problems, [])
+            return catalog, validate_plan(document, catalog, limits)
+
+    try:
+        return anyio.run(verdict)
+    except ToolSourceError as error:
+        usage_error(str(error))
+    except UpstreamUnavailable as error:
+        fail("upstream_unavailable", error.message, json_output=json_output)
 
 
 def _where(path: str) -> str:

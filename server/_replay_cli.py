@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
 import typer
@@ -27,12 +28,20 @@ from rich.console import Console
 from rich.markup import escape
 
 from planexec.executor import ReplayError, ReplayResult, replay_run
-from planexec.registry import Catalog
+from planexec.registry import ToolSource, UpstreamUnavailable
 from planexec.store import Store
 
-from ._cli_common import JsonOption, StoreOption, ToolsOption, print_json, stdout_console, usage_error
+from ._cli_common import (
+    JsonOption,
+    StoreOption,
+    ToolsOption,
+    print_json,
+    sources_or_exit,
+    stdout_console,
+    usage_error,
+)
 from ._cli_store import CommandFailed, settings_of, with_store
-from ._sources import ToolSourceError, catalog_from_sources
+from ._sources import ToolSourceError, open_catalog
 
 __all__ = ["register"]
 
@@ -93,30 +102,35 @@ def register(app: typer.Typer) -> None:
         if from_task is not None and not live:
             usage_error("--from TASK goes with --live (a recorded replay replays every task)")
         settings = settings_of(ctx, store)
-        catalog: Catalog | None = None
-        if live or tools:
-            try:
-                catalog = catalog_from_sources(tools or ["demo"])
-            except ToolSourceError as error:
-                usage_error(str(error))
+        sources: list[ToolSource] | None = sources_or_exit(tools) if live or tools else None
 
         async def body(opened: Store) -> ReplayResult:
             if from_task is not None:
                 record = await opened.get_run(settings.tenant, run_id)
                 if from_task not in (record.get("tasks") or {}):
                     usage_error(f"--from {from_task}: run {run_id} has no task {from_task!r}")
-            try:
-                return await replay_run(
-                    opened,
-                    settings.tenant,
-                    run_id,
-                    tools=catalog,
-                    live=live,
-                    from_task=from_task,
-                    user=settings.user,
-                )
-            except ReplayError as error:
-                raise CommandFailed("not_replayable", f"run {run_id} cannot be replayed: {error}") from None
+            async with AsyncExitStack() as stack:
+                catalog = None
+                if sources is not None:
+                    try:
+                        catalog = await stack.enter_async_context(open_catalog(sources))
+                    except ToolSourceError as error:
+                        usage_error(str(error))
+                    except UpstreamUnavailable as error:
+                        raise CommandFailed("upstream_unavailable", error.message) from None
+                try:
+                    return await replay_run(
+                        opened,
+                        settings.tenant,
+                        run_id,
+                        tools=catalog,
+                        live=live,
+                        from_task=from_task,
+                        user=settings.user,
+                    )
+                except ReplayError as error:
+                    message = f"run {run_id} cannot be replayed: {error}"
+                    raise CommandFailed("not_replayable", message) from None
 
         result = with_store(settings, body, json_output=json_output).as_json()
         if json_output:

@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from planexec.executor import Event, EventType, Executor, RunRecord, RunSink, RunStatus, StoreSink
-from planexec.registry import ToolView
+from planexec.registry import ToolView, UpstreamUnavailable
 from planexec.schemas import PlanObject
 from planexec.store import PlanEntry, Store
 
@@ -40,9 +40,11 @@ from ._cli_common import (
     load_and_validate,
     print_json,
     render_validation,
+    sources_or_exit,
 )
-from ._cli_store import display_url, settings_of, store_for, with_store
+from ._cli_store import CommandFailed, display_url, settings_of, store_for, with_store
 from ._config import Settings
+from ._sources import open_catalog
 
 __all__ = ["register"]
 
@@ -194,7 +196,7 @@ def register(app: typer.Typer) -> None:
         settings = settings_of(ctx, store)
         run_inputs = _parse_inputs(inputs)
         store_for(settings)  # a store URL planexec cannot use is a usage error, before anything runs
-        catalog, result = load_and_validate(plan, tools)
+        _, result = load_and_validate(plan, tools, json_output=json_output)
         if not result.valid or result.plan is None:
             if json_output:
                 print_json(result.as_json())
@@ -206,13 +208,19 @@ def register(app: typer.Typer) -> None:
         progress = _Progress(valid_plan)
         console = Console()
 
+        async def open_tools_and_execute(opened: Store, live: Live | None) -> RunRecord:
+            # Validation closed its sources: upstream connections belong to this event loop.
+            try:
+                async with open_catalog(sources_or_exit(tools)) as catalog:
+                    return await _store_and_execute(
+                        opened, settings, plan, valid_plan, catalog, run_inputs, progress, live
+                    )
+            except UpstreamUnavailable as error:
+                raise CommandFailed("upstream_unavailable", error.message) from None
+
         def execute(live: Live | None) -> RunRecord:
             return with_store(
-                settings,
-                lambda opened: _store_and_execute(
-                    opened, settings, plan, valid_plan, catalog, run_inputs, progress, live
-                ),
-                json_output=json_output,
+                settings, lambda opened: open_tools_and_execute(opened, live), json_output=json_output
             )
 
         if console.is_terminal and not json_output:

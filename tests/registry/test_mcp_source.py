@@ -1,0 +1,251 @@
+"""McpToolSource against real upstreams: ``planexec serve`` over streamable HTTP (a
+subprocess, killed and restarted on the same port) and over stdio, and a tiny stdio
+server that echoes the ``_meta`` it receives. Both client eras."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import StdioServerParameters
+
+from planexec.executor import Executor, RunStatus
+from planexec.registry import (
+    Catalog,
+    McpToolSource,
+    ToolCallError,
+    ToolErrorCode,
+    TrustTier,
+    UpstreamUnavailable,
+    demo_source,
+)
+from planexec.schemas import PlanObject
+
+from .upstream_support import META_UPSTREAM, HttpUpstream, http_upstream, stdio_upstream
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["legacy", "auto"]
+META = {
+    "planexec/run_id": "run-1",
+    "planexec/task_id": "sum",
+    "planexec/attempt": 2,
+    "planexec/idempotency_key": "run-1:sum",
+}
+
+
+def _dead_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def _check_demo_tools(source: McpToolSource) -> None:
+    add = {spec.name: spec for spec in source.specs()}["up__add"]
+    assert add.source == "mcp:up"
+    assert set(add.input_schema["properties"]) == {"a", "b"}
+    assert add.output_schema is not None
+    assert add.annotations.read_only is True and add.annotations.idempotent is True
+    assert source.skipped == []
+    assert (await source.call("up__add", {"a": 2, "b": 3}, META)).structured_content == {"result": 5}
+    failed = await source.call("up__fail", {"message": "no"}, META)
+    assert failed.is_error
+    assert failed.structured_content is not None and failed.structured_content["code"] == "tool_error"
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_http_upstream_lists_prefixed_tools_and_survives_a_restart(era: str, tmp_path: Path) -> None:
+    async with http_upstream(tmp_path) as upstream, McpToolSource("up", upstream.url, mode=era) as source:
+        assert all(spec.trust is TrustTier.UNTRUSTED for spec in source.specs())
+        await _check_demo_tools(source)
+
+        await upstream.kill()
+        with pytest.raises(ToolCallError) as lost:
+            await source.call("up__add", {"a": 1, "b": 1}, META)
+        assert lost.value.code is ToolErrorCode.TRANSPORT_ERROR and lost.value.retryable
+
+        await upstream.start()  # the same port
+        assert (await source.call("up__add", {"a": 2, "b": 2}, META)).structured_content == {"result": 4}
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_upstream_killed_mid_call_is_a_retryable_transport_error(era: str, tmp_path: Path) -> None:
+    async with http_upstream(tmp_path) as upstream, McpToolSource("up", upstream.url, mode=era) as source:
+        outcome: list[BaseException] = []
+
+        async def slow_call() -> None:
+            try:
+                await source.call("up__sleep", {"seconds": 30}, META)
+            except ToolCallError as error:
+                outcome.append(error)
+
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(slow_call)
+            await anyio.wait_all_tasks_blocked()  # the request is out, its answer awaited
+            await upstream.kill()
+        (error,) = outcome
+        assert isinstance(error, UpstreamUnavailable)
+        assert error.code is ToolErrorCode.TRANSPORT_ERROR and error.retryable
+
+        await upstream.start()
+        assert (await source.call("up__add", {"a": 1, "b": 2}, META)).structured_content == {"result": 3}
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_stdio_upstream_lists_and_calls_and_stops_with_the_source(era: str, tmp_path: Path) -> None:
+    async with McpToolSource("up", stdio_upstream(tmp_path), mode=era, trust=TrustTier.VERIFIED) as source:
+        assert {spec.trust for spec in source.specs()} == {TrustTier.VERIFIED}
+        await _check_demo_tools(source)
+    with pytest.raises(UpstreamUnavailable):
+        await source.call("up__add", {"a": 1, "b": 1}, META)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        pytest.param(lambda: f"http://127.0.0.1:{_dead_port()}/mcp", id="dead-port"),
+        pytest.param(lambda: StdioServerParameters(command="/nonexistent/upstream"), id="missing-command"),
+    ],
+)
+async def test_an_unreachable_upstream_fails_on_entering(endpoint: Any) -> None:
+    with pytest.raises(UpstreamUnavailable) as refused:
+        async with McpToolSource("up", endpoint(), connect_timeout_s=10):
+            pass
+    assert refused.value.code is ToolErrorCode.TRANSPORT_ERROR and refused.value.retryable
+    assert refused.value.detail["source"] == "mcp:up"
+
+
+def test_aliases_and_endpoints_are_checked_when_built() -> None:
+    for alias in ["", "with space", "under_score", "x" * 25]:
+        with pytest.raises(ValueError):
+            McpToolSource(alias, "http://127.0.0.1:1/mcp")
+    with pytest.raises(ValueError):
+        McpToolSource("up", "ftp://127.0.0.1/mcp")
+    with pytest.raises(ValueError):
+        McpToolSource("up", META_UPSTREAM, headers={"authorization": "Bearer x"})
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_meta_travels_as_the_request_meta_and_error_results_keep_their_body(era: str) -> None:
+    async with McpToolSource("meta", META_UPSTREAM, mode=era) as source:
+        assert source.skipped == ["t" * 64]
+        assert {spec.name for spec in source.specs()} == {"meta__whoami", "meta__fail_softly", "meta__grow"}
+        echoed = await source.call("meta__whoami", {}, META)
+        assert echoed.structured_content == {"meta": META}
+
+        refused = await source.call("meta__fail_softly", {"reason": "busy"}, META)
+        assert refused.is_error and refused.retryable
+        assert refused.structured_content == {"code": "refused", "message": "busy", "retryable": True}
+        assert refused.content == [{"type": "text", "text": "busy"}]
+
+        with pytest.raises(ToolCallError) as unknown:
+            await source.call("meta__nothing", {}, META)
+        assert unknown.value.code is ToolErrorCode.TOOL_ERROR
+
+
+async def test_a_tools_list_changed_notification_refreshes_and_calls_on_change() -> None:
+    changed = anyio.Event()
+    seen: list[set[str]] = []
+
+    async def on_change(source: McpToolSource) -> None:
+        seen.append({spec.name for spec in source.specs()})
+        changed.set()
+
+    async with McpToolSource("meta", META_UPSTREAM, mode="legacy", on_change=on_change) as source:
+        assert "meta__grown" not in {spec.name for spec in source.specs()}
+        await source.call("meta__grow", {}, META)
+        with anyio.fail_after(10):
+            await changed.wait()
+        assert "meta__grown" in seen[0]
+        assert (await source.call("meta__grown", {}, META)).structured_content == {"result": "grown"}
+        assert "meta__grown" in {spec.name for spec in await source.refresh()}
+
+
+async def test_a_call_is_bounded_by_timeout_s_and_a_cancelled_call_leaves_the_connection_usable(
+    tmp_path: Path,
+) -> None:
+    async with McpToolSource("up", stdio_upstream(tmp_path), timeout_s=0.5) as source:
+        with pytest.raises(ToolCallError) as timed_out:
+            await source.call("up__sleep", {"seconds": 30}, META)
+        assert timed_out.value.code is ToolErrorCode.TIMEOUT and timed_out.value.retryable
+
+        with anyio.move_on_after(0.2) as scope:  # the caller's deadline wins over timeout_s
+            await source.call("up__sleep", {"seconds": 30}, META)
+        assert scope.cancelled_caught
+        assert (await source.call("up__add", {"a": 3, "b": 4}, META)).structured_content == {"result": 7}
+
+
+class _CountingSource(McpToolSource):
+    """Counts the connections it makes."""
+
+    connections = 0
+
+    async def _client(self, stack: Any) -> Any:
+        self.connections += 1
+        return await super()._client(stack)
+
+
+async def test_concurrent_callers_share_one_reconnect(tmp_path: Path) -> None:
+    async with http_upstream(tmp_path) as upstream, _CountingSource("up", upstream.url) as source:
+        assert source.connections == 1
+        await upstream.kill()
+        with pytest.raises(UpstreamUnavailable):  # notices the loss
+            await source.call("up__add", {"a": 1, "b": 1}, META)
+        await upstream.start()
+        results: list[Any] = []
+
+        async def call(n: int) -> None:
+            results.append((await source.call("up__add", {"a": n, "b": 1}, META)).structured_content)
+
+        async with anyio.create_task_group() as task_group:
+            for n in range(8):
+                task_group.start_soon(call, n)
+        assert sorted(r["result"] for r in results) == list(range(1, 9))
+        assert source.connections == 2
+
+
+async def test_the_executor_retries_an_upstream_call_across_a_restart(tmp_path: Path) -> None:
+    plan = PlanObject.model_validate(
+        {
+            "tasks": {
+                "sum": {
+                    "tool_name": "up__add",
+                    "parameters": {"a": 2, "b": 3},
+                    "dependencies": [],
+                    "retry": {"max_attempts": 3, "initial_delay_s": 0.01, "jitter": False},
+                },
+                "double": {
+                    "tool_name": "multiply",
+                    "parameters": {"a": "$<sum.output.result>", "b": 2},
+                    "dependencies": ["sum"],
+                },
+            },
+            "output": "$<double.output.result>",
+        }
+    )
+    async with anyio.create_task_group() as task_group:
+        upstream = HttpUpstream(tmp_path, task_group)
+        await upstream.start()
+        try:
+            async with McpToolSource("up", upstream.url) as source:
+                await upstream.kill()
+                waits: list[float] = []
+
+                async def restart_while_waiting(seconds: float) -> None:
+                    waits.append(seconds)
+                    await upstream.start()
+
+                executor = Executor(Catalog([demo_source(), source]), sleep=restart_while_waiting)
+                record = await executor.run(plan)
+        finally:
+            await upstream.kill()
+    assert record.status is RunStatus.SUCCEEDED and record.output == 10
+    attempts = record.tasks["sum"].attempts
+    assert [a.n for a in attempts] == [1, 2] and len(waits) == 1
+    assert attempts[0].error is not None and attempts[0].error.code == "transport_error"
+    assert attempts[1].output == {"result": 5}
