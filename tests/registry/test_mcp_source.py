@@ -58,24 +58,23 @@ async def _check_demo_tools(source: McpToolSource) -> None:
     assert failed.structured_content is not None and failed.structured_content["code"] == "tool_error"
 
 
+class _CountingSource(McpToolSource):
+    """Counts the connections it makes."""
+
+    connections = 0
+
+    async def _client(self, stack: Any) -> Any:
+        self.connections += 1
+        return await super()._client(stack)
+
+
 @pytest.mark.parametrize("era", ERAS)
-async def test_http_upstream_lists_prefixed_tools_and_survives_a_restart(era: str, tmp_path: Path) -> None:
-    async with http_upstream(tmp_path) as upstream, McpToolSource("up", upstream.url, mode=era) as source:
+async def test_http_upstream_killed_mid_call_then_restarted_works_again_with_the_same_source(
+    era: str, tmp_path: Path
+) -> None:
+    async with http_upstream(tmp_path) as upstream, _CountingSource("up", upstream.url, mode=era) as source:
         assert all(spec.trust is TrustTier.UNTRUSTED for spec in source.specs())
         await _check_demo_tools(source)
-
-        await upstream.kill()
-        with pytest.raises(ToolCallError) as lost:
-            await source.call("up__add", {"a": 1, "b": 1}, META)
-        assert lost.value.code is ToolErrorCode.TRANSPORT_ERROR and lost.value.retryable
-
-        await upstream.start()  # the same port
-        assert (await source.call("up__add", {"a": 2, "b": 2}, META)).structured_content == {"result": 4}
-
-
-@pytest.mark.parametrize("era", ERAS)
-async def test_an_upstream_killed_mid_call_is_a_retryable_transport_error(era: str, tmp_path: Path) -> None:
-    async with http_upstream(tmp_path) as upstream, McpToolSource("up", upstream.url, mode=era) as source:
         outcome: list[BaseException] = []
 
         async def slow_call() -> None:
@@ -92,15 +91,41 @@ async def test_an_upstream_killed_mid_call_is_a_retryable_transport_error(era: s
         assert isinstance(error, UpstreamUnavailable)
         assert error.code is ToolErrorCode.TRANSPORT_ERROR and error.retryable
 
-        await upstream.start()
-        assert (await source.call("up__add", {"a": 1, "b": 2}, META)).structured_content == {"result": 3}
+        with pytest.raises(UpstreamUnavailable) as refused:  # still down: the reconnect is refused
+            await source.call("up__add", {"a": 1, "b": 1}, META)
+        assert refused.value.code is ToolErrorCode.TRANSPORT_ERROR and refused.value.retryable
+        assert source.connections == 2
+
+        await upstream.start()  # the same port
+        results: list[Any] = []
+
+        async def call(n: int) -> None:
+            results.append((await source.call("up__add", {"a": n, "b": 1}, META)).structured_content)
+
+        async with anyio.create_task_group() as task_group:
+            for n in range(8):
+                task_group.start_soon(call, n)
+        assert sorted(r["result"] for r in results) == list(range(1, 9))
+        assert source.connections == 3  # the eight concurrent callers shared one reconnect
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_stdio_upstream_lists_and_calls_and_stops_with_the_source(era: str, tmp_path: Path) -> None:
-    async with McpToolSource("up", stdio_upstream(tmp_path), mode=era, trust=TrustTier.VERIFIED) as source:
+async def test_stdio_upstream_lists_calls_times_out_and_stops_with_the_source(
+    era: str, tmp_path: Path
+) -> None:
+    upstream = stdio_upstream(tmp_path)
+    async with McpToolSource("up", upstream, mode=era, trust=TrustTier.VERIFIED, timeout_s=0.5) as source:
         assert {spec.trust for spec in source.specs()} == {TrustTier.VERIFIED}
         await _check_demo_tools(source)
+
+        with pytest.raises(ToolCallError) as timed_out:  # no caller deadline: timeout_s bounds it
+            await source.call("up__sleep", {"seconds": 30}, META)
+        assert timed_out.value.code is ToolErrorCode.TIMEOUT and timed_out.value.retryable
+
+        with anyio.move_on_after(0.2) as scope:  # a caller's deadline: cancelled, no error
+            await source.call("up__sleep", {"seconds": 30}, META)
+        assert scope.cancelled_caught
+        assert (await source.call("up__add", {"a": 3, "b": 4}, META)).structured_content == {"result": 7}
     with pytest.raises(UpstreamUnavailable):
         await source.call("up__add", {"a": 1, "b": 1}, META)
 
@@ -164,49 +189,6 @@ async def test_a_tools_list_changed_notification_refreshes_and_calls_on_change()
         assert "meta__grown" in seen[0]
         assert (await source.call("meta__grown", {}, META)).structured_content == {"result": "grown"}
         assert "meta__grown" in {spec.name for spec in await source.refresh()}
-
-
-async def test_a_call_is_bounded_by_timeout_s_and_a_cancelled_call_leaves_the_connection_usable(
-    tmp_path: Path,
-) -> None:
-    async with McpToolSource("up", stdio_upstream(tmp_path), timeout_s=0.5) as source:
-        with pytest.raises(ToolCallError) as timed_out:
-            await source.call("up__sleep", {"seconds": 30}, META)
-        assert timed_out.value.code is ToolErrorCode.TIMEOUT and timed_out.value.retryable
-
-        with anyio.move_on_after(0.2) as scope:  # the caller's deadline wins over timeout_s
-            await source.call("up__sleep", {"seconds": 30}, META)
-        assert scope.cancelled_caught
-        assert (await source.call("up__add", {"a": 3, "b": 4}, META)).structured_content == {"result": 7}
-
-
-class _CountingSource(McpToolSource):
-    """Counts the connections it makes."""
-
-    connections = 0
-
-    async def _client(self, stack: Any) -> Any:
-        self.connections += 1
-        return await super()._client(stack)
-
-
-async def test_concurrent_callers_share_one_reconnect(tmp_path: Path) -> None:
-    async with http_upstream(tmp_path) as upstream, _CountingSource("up", upstream.url) as source:
-        assert source.connections == 1
-        await upstream.kill()
-        with pytest.raises(UpstreamUnavailable):  # notices the loss
-            await source.call("up__add", {"a": 1, "b": 1}, META)
-        await upstream.start()
-        results: list[Any] = []
-
-        async def call(n: int) -> None:
-            results.append((await source.call("up__add", {"a": n, "b": 1}, META)).structured_content)
-
-        async with anyio.create_task_group() as task_group:
-            for n in range(8):
-                task_group.start_soon(call, n)
-        assert sorted(r["result"] for r in results) == list(range(1, 9))
-        assert source.connections == 2
 
 
 async def test_the_executor_retries_an_upstream_call_across_a_restart(tmp_path: Path) -> None:
