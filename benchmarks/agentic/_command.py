@@ -11,6 +11,7 @@ A run writes ``results.json``, ``results.md`` and the PNG plots into ``--output`
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import sys
@@ -81,17 +82,22 @@ def execute(options: BenchOptions, *, json_output: bool, output: Path | None) ->
 
     total = problem_count(options)
     console = Console(stderr=True)
-    with Progress(
-        TextColumn(f"{options.suite} [{options.mode}]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=json_output,
-    ) as progress:
+    # stdout is the --json document's alone: anything a library prints there during the run
+    # (litellm prints help banners on provider errors) goes to stderr instead.
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        Progress(
+            TextColumn(f"{options.suite} [{options.mode}]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=json_output,
+        ) as progress,
+    ):
         task = progress.add_task("runs", total=total)
         result = run(options, lambda: progress.advance(task))
-    written = write_results(result, folder) if folder is not None else []
+        written = write_results(result, folder) if folder is not None else []
     if json_output:
         json.dump(summary(result), sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")

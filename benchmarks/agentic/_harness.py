@@ -112,6 +112,7 @@ async def _one(problem: Problem, mode: str, ctx: _Context) -> tuple[dict[str, An
     examples = ctx.suite.examples[: ctx.options.examples]
     timeline: dict[str, Any] | None = None
     error: str | None = None
+    detail: str | None = None
     answer: str | None = None
     tool_calls = 0
     start = anyio.current_time()
@@ -127,7 +128,7 @@ async def _one(problem: Problem, mode: str, ctx: _Context) -> tuple[dict[str, An
                 replan=ctx.options.replan,
             )
         except LLMError as failed:
-            error = failed.code
+            error, detail = failed.code, failed.message
         else:
             answer, error = planned.answer, planned.error
             if planned.record is not None:
@@ -146,7 +147,7 @@ async def _one(problem: Problem, mode: str, ctx: _Context) -> tuple[dict[str, An
                 max_turns=ctx.options.max_turns,
             )
         except LLMError as failed:
-            error = failed.code
+            error, detail = failed.code, failed.message
         else:
             answer, tool_calls = outcome.answer, outcome.tool_calls
             if answer is None:
@@ -162,6 +163,7 @@ async def _one(problem: Problem, mode: str, ctx: _Context) -> tuple[dict[str, An
         "answer": answer,
         "correct": answer is not None and ctx.suite.check(problem, answer),
         "error": error,
+        "error_detail": detail,
     }
     return row, timeline
 
