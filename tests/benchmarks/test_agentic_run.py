@@ -4,13 +4,21 @@ are deterministic. Plus the ReAct answer parser."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
+import anyio
 import pytest
 
+from planexec.benchmarks.agentic import LatencyModel, Meter, SimulatedLLM, TokenCounter
 from planexec.benchmarks.agentic._harness import BenchOptions, run, subset, summary
+from planexec.benchmarks.agentic._planned import gold_policy as planned_policy
+from planexec.benchmarks.agentic._planned import run_planned
 from planexec.benchmarks.agentic._reactive import parse_turn
 from planexec.benchmarks.agentic._suites import load_suite
+from planexec.executor import RunStatus
+from planexec.planner import Message
 
 pytest.importorskip("trio")
 
@@ -76,3 +84,52 @@ def test_parse_turn_reads_actions_and_finish() -> None:
     assert parse_turn("Thought: done.\nAction: Finish[42.5]").finish == "42.5"
     broken = parse_turn("Thought: hm.\nAction: lookup {entity: A}")
     assert broken.actions == [] and len(broken.problems) == 1
+
+
+def test_planned_mode_replans_a_failed_run_and_answers() -> None:
+    """A first plan that looks up a town the table does not have fails; with replanning
+    on, the planner is asked again (the real replan prompt) and the second plan answers."""
+    from trio.testing import MockClock
+
+    suite = load_suite("parallelqa")
+    problem = suite.problems[0]
+    bad = json.loads(json.dumps(problem.gold_plan))
+    bad["tasks"]["l1"]["parameters"]["entity"] = "Nowhere"
+    gold = planned_policy(problem)
+    asked: list[str] = []
+
+    def policy(messages: Sequence[Message]) -> str:
+        asked.append(messages[0]["content"][:40])
+        if len(asked) == 1:
+            return json.dumps(bad)
+        return gold(messages)
+
+    async def main() -> Any:
+        llm = Meter(SimulatedLLM(policy, latency=LatencyModel(), counter=TokenCounter()))
+        return await run_planned(
+            problem, suite.catalog(), llm, examples=[], final_answer=True, replan=True
+        ), llm
+
+    outcome, llm = anyio.run(main, backend="trio", backend_options={"clock": MockClock(autojump_threshold=0)})
+    assert outcome.replanned and outcome.planning_rounds == 2
+    assert outcome.record.status is RunStatus.SUCCEEDED
+    assert suite.check(problem, outcome.answer)
+    assert [c.label for c in llm.calls] == ["plan", "replan", "final"]
+
+
+def test_a_missing_bench_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from planexec.benchmarks.agentic import _command
+    from planexec.server._cli import app
+
+    real = _command.importlib.util.find_spec
+    monkeypatch.setattr(
+        _command.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real(name, *a),
+    )
+    done = CliRunner().invoke(app, ["bench", "synthetic", "--output", "unused"])
+    assert done.exit_code == 2
+    assert done.stdout == ""
+    assert "pip install 'planexec[bench]'" in done.stderr
