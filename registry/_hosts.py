@@ -60,8 +60,8 @@ class _Entry:
     def parse(cls, text: str) -> _Entry:
         text = text.strip()
         if text.startswith("["):  # [v6] or [v6]:port
-            host, _, rest = text[1:].partition("]")
-            if rest and not rest.startswith(":"):
+            host, bracket, rest = text[1:].partition("]")
+            if not bracket or (rest and not rest.startswith(":")):
                 raise HostNotAllowed(f"--allow-upstream {text!r}: expected [IPV6] or [IPV6]:PORT")
             port_text = rest[1:] if rest else None
         elif text.count(":") > 1:
