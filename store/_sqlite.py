@@ -172,30 +172,54 @@ class SqliteStore:
         raise NotFound("run", run_id)
 
     async def add_events(self, tenant: str, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        # A bad event fails the batch before anything is written; of two events with one
+        # seq, the first counts.
+        batch: dict[int, Mapping[str, Any]] = {}
         for event in events:
-            rows.event_seq(event)  # a bad event fails the batch before anything is written
-        # The batch goes as one JSON array (the events' own texts, when they come encoded)
-        # inserted by one statement: SQLite splits the array (json_each copies each
-        # element's text as it came) without holding the GIL, where a row per event cost
-        # the interpreter thread several µs an event.
-        if not events:
+            batch.setdefault(rows.event_seq(event), event)
+        if not batch:
             async with self._read() as conn:
                 await self._require_run(conn, tenant, run_id)
             return
-        batch = "[" + ",".join([rows.text_of(event) for event in events]) + "]"
+        seqs = sorted(batch)
+        # One row per batch, the events' own texts (when they come encoded) joined into a
+        # JSON array: SQLite stores it without looking inside. One statement is one
+        # transaction: no BEGIN and COMMIT round trips to the connection's thread. It adds
+        # nothing when stored events of the run fall in the batch's span (a retried batch,
+        # another writer's interleaved seqs); the slow path then keeps the new seqs only.
+        first, last = seqs[0], seqs[-1]
+        text = _array([batch[seq] for seq in seqs])
         try:
-            # One statement is one transaction: no BEGIN and COMMIT round trips to the
-            # connection's thread. The foreign key finds a run this tenant has not saved.
-            await self._write_one(
-                "INSERT INTO events (tenant, run_id, seq, event)"
-                " SELECT ?, ?, value ->> '$.seq', value FROM json_each(?) WHERE true ORDER BY key"
-                " ON CONFLICT (tenant, run_id, seq) DO NOTHING",
-                (tenant, run_id, batch),
+            added = await self._write_one(
+                "INSERT INTO event_batches (tenant, run_id, first_seq, last_seq, events)"
+                " SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM event_batches"
+                " WHERE tenant = ?1 AND run_id = ?2 AND last_seq >= ?3 AND first_seq <= ?4)",
+                (tenant, run_id, first, last, text),
             )
+            if not added:
+                await self._add_new_events(tenant, run_id, batch)
         except sqlite3.IntegrityError as exc:
             if "FOREIGN KEY" not in str(exc):
                 raise
             raise NotFound("run", run_id) from None
+
+    async def _add_new_events(self, tenant: str, run_id: str, batch: dict[int, Mapping[str, Any]]) -> None:
+        """The events of ``batch`` whose seq the run has not stored, as one batch."""
+        first, last = min(batch), max(batch)
+        async with self._write() as conn:
+            stored = await conn.execute_fetchall(
+                "SELECT e.value ->> '$.seq' FROM event_batches AS b, json_each(b.events) AS e"
+                " WHERE b.tenant = ? AND b.run_id = ? AND b.last_seq >= ? AND b.first_seq <= ?",
+                (tenant, run_id, first, last),
+            )
+            known = {seq for (seq,) in stored}
+            fresh = sorted(seq for seq in batch if seq not in known)
+            if fresh:
+                await conn.execute(
+                    "INSERT INTO event_batches (tenant, run_id, first_seq, last_seq, events)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (tenant, run_id, fresh[0], fresh[-1], _array([batch[seq] for seq in fresh])),
+                )
 
     async def list_events(
         self, tenant: str, run_id: str, *, after_seq: int = 0, limit: int | None = None
@@ -203,7 +227,9 @@ class SqliteStore:
         async with self._read() as conn:
             await self._require_run(conn, tenant, run_id)
             found = await conn.execute_fetchall(
-                "SELECT event FROM events WHERE tenant = ? AND run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT e.value FROM event_batches AS b, json_each(b.events) AS e"
+                " WHERE b.tenant = ?1 AND b.run_id = ?2 AND b.last_seq > ?3 AND e.value ->> '$.seq' > ?3"
+                " ORDER BY e.value ->> '$.seq' LIMIT ?4",
                 (tenant, run_id, after_seq, _NO_LIMIT if limit is None else limit),
             )
         return [rows.loads(document) for (document,) in found]
@@ -334,15 +360,16 @@ class SqliteStore:
             with self._unavailable_on_error():
                 yield conn
 
-    async def _write_one(self, statement: str, parameters: tuple[Any, ...]) -> None:
+    async def _write_one(self, statement: str, parameters: tuple[Any, ...]) -> int:
         """A write of one statement: SQLite runs it as its own transaction (taking the
         write lock, with the busy timeout, before it reads), so it needs one round trip to
         the connection's thread instead of three. Shielded: it is applied whole or not at
-        all even when the caller is cancelled."""
+        all even when the caller is cancelled. Returns how many rows it changed."""
         async with self._lock:
             conn = self._open_connection()
             with self._unavailable_on_error(), anyio.CancelScope(shield=True):
-                await conn.execute(statement, parameters)
+                cursor = await conn.execute(statement, parameters)
+        return cursor.rowcount
 
     def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         return self._transaction("BEGIN IMMEDIATE")
@@ -374,6 +401,10 @@ class SqliteStore:
         except sqlite3.Error as exc:
             name = getattr(exc, "sqlite_errorname", type(exc).__name__)
             raise StoreUnavailable(f"SQLite store {self.path}: {name}: {exc}") from exc
+
+
+def _array(events: list[Mapping[str, Any]]) -> str:
+    return "[" + ",".join([rows.text_of(event) for event in events]) + "]"
 
 
 def _probe(path: str) -> None:

@@ -32,7 +32,9 @@ async def export_user(conn: aiosqlite.Connection, tenant: str, user: str, *, now
     exported_runs = []
     for run_id, record in runs:
         events = await conn.execute_fetchall(
-            "SELECT event FROM events WHERE tenant = ? AND run_id = ? ORDER BY seq", (tenant, run_id)
+            "SELECT e.value FROM event_batches AS b, json_each(b.events) AS e"
+            " WHERE b.tenant = ? AND b.run_id = ? ORDER BY e.value ->> '$.seq'",
+            (tenant, run_id),
         )
         document = rows.loads(record)
         exported_runs.append(

@@ -9,8 +9,8 @@ newer than :data:`SCHEMA_VERSION` was written by a newer planexec and is refused
 Add a migration by appending to :data:`MIGRATIONS`; never edit one that has shipped.
 
 Every table has ``tenant`` first in its primary key or in an index, because every query
-filters by it. Events belong to their run (foreign key, deleted with it); a run's attempts
-are read from its record.
+filters by it. Events belong to their run (foreign key, deleted with it), in batches (a
+row holds a JSON array of events); a run's attempts are read from its record.
 """
 
 from __future__ import annotations
@@ -136,6 +136,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         # The record JSON holds every attempt, so nothing is lost; writing them twice cost
         # a run about as much as writing its record.
         ("DROP TABLE attempts",),
+    ),
+    Migration(
+        4,
+        "events are stored in batches, a JSON array of events per row",
+        # A row per event cost SQLite ~6 µs an event (two B-tree inserts, a foreign key
+        # check); a row per batch of a run's events costs about a third of that. A batch
+        # holds ascending seqs, and no seq of a run is in two batches.
+        (
+            """CREATE TABLE event_batches (
+                tenant TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                first_seq INTEGER NOT NULL,
+                last_seq INTEGER NOT NULL,
+                events TEXT NOT NULL,
+                PRIMARY KEY (tenant, run_id, first_seq),
+                FOREIGN KEY (tenant, run_id) REFERENCES runs (tenant, run_id) ON DELETE CASCADE
+            )""",
+            "CREATE INDEX event_batches_by_last ON event_batches (tenant, run_id, last_seq)",
+            "INSERT INTO event_batches (tenant, run_id, first_seq, last_seq, events)"
+            " SELECT tenant, run_id, seq, seq, '[' || event || ']' FROM events",
+            "DROP TABLE events",
+        ),
     ),
 )
 

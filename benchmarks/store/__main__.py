@@ -40,6 +40,9 @@ def render(result: dict[str, Any]) -> None:
         cells = zip(line, widths, strict=True)
         print("  ".join(c.ljust(w) if i < 2 or i == 6 else c.rjust(w) for i, (c, w) in enumerate(cells)))
     for target in result["targets"]:
+        if target["target"] == "informative":
+            print(f"{target['name']}: {target['value']} (informative)")
+            continue
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[target["pass"]]
         print(f"{target['name']}: {target['value']} (target {target['target']}) {verdict}")
 

@@ -77,7 +77,7 @@ async def test_every_table_leads_an_index_with_tenant(tmp_path: Path) -> None:
         pass
     with _raw(path) as conn:
         tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        assert sorted(tables) == ["api_keys", "audit", "events", "plans", "runs", "sessions"]
+        assert sorted(tables) == ["api_keys", "audit", "event_batches", "plans", "runs", "sessions"]
         for table in tables:
             leading = {
                 conn.execute(f"PRAGMA index_info({index!r})").fetchone()[2]
@@ -166,7 +166,7 @@ async def test_a_v2_file_loses_its_attempts_table_and_keeps_the_attempts_of_its_
         assert (await store.export_user("acme", "alice"))["runs"][0]["attempts"] == [
             attempt.model_dump(mode="json") for attempt in attempts
         ]
-    assert _pragma(path, "user_version") == SCHEMA_VERSION == 3
+    assert _pragma(path, "user_version") == SCHEMA_VERSION
     with _raw(path) as conn:
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'attempts'").fetchone() == (0,)
 
@@ -295,8 +295,8 @@ async def test_large_documents_round_trip(tmp_path: Path) -> None:
         assert await store.get_plan("acme", "p1") == big
 
 
-async def test_events_are_stored_as_the_text_their_encoder_writes(tmp_path: Path) -> None:
-    """A batch goes to SQLite as one JSON array; each row keeps its event's own text."""
+async def test_a_batch_of_events_is_one_row_holding_the_texts_their_encoder_wrote(tmp_path: Path) -> None:
+    """A batch goes to SQLite as one JSON array of the events' own texts, in seq order."""
     path = tmp_path / "planexec.db"
     events = [
         {**event("r1", 2), "detail": {"é": 'ü\\n"', "x": 1.5e300, "big": 2**62, "list": [1, None, True]}},
@@ -308,5 +308,54 @@ async def test_events_are_stored_as_the_text_their_encoder_writes(tmp_path: Path
         await store.add_events("acme", "r1", events)
         assert await store.list_events("acme", "r1") == [events[1], events[0]]
     with _raw(path) as conn:
-        stored = conn.execute("SELECT seq, event FROM events ORDER BY seq").fetchall()
-    assert stored == [(1, dumps(events[1])), (2, dumps(events[0]))]
+        stored = conn.execute("SELECT first_seq, last_seq, events FROM event_batches").fetchall()
+    assert stored == [(1, 2, f"[{dumps(events[1])},{dumps(events[0])}]")]
+
+
+async def test_a_batch_that_meets_stored_events_adds_only_the_new_seqs(tmp_path: Path) -> None:
+    path = tmp_path / "planexec.db"
+    async with _store(path) as store:
+        await store.save_run("acme", run_record("r1"))
+        await store.add_events("acme", "r1", [event("r1", seq) for seq in (2, 4, 6)])
+        await store.add_events("acme", "r1", [event("r1", seq, type="again") for seq in (1, 3, 4, 5, 6, 7)])
+        # nothing new:
+        await store.add_events("acme", "r1", [event("r1", seq, type="again") for seq in (2, 4)])
+        listed = await store.list_events("acme", "r1")
+        assert [(e["seq"], e["type"]) for e in listed] == [
+            (1, "again"),
+            (2, "task_running"),
+            (3, "again"),
+            (4, "task_running"),
+            (5, "again"),
+            (6, "task_running"),
+            (7, "again"),
+        ]
+        assert [e["seq"] for e in await store.list_events("acme", "r1", after_seq=2, limit=3)] == [3, 4, 5]
+    with _raw(path) as conn:
+        spans = conn.execute("SELECT first_seq, last_seq FROM event_batches ORDER BY first_seq").fetchall()
+    assert spans == [(1, 7), (2, 6)]
+
+
+async def test_a_v3_file_keeps_its_events_in_batches_of_one(tmp_path: Path) -> None:
+    path = tmp_path / "planexec.db"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await migrate(conn, str(path), target=3)
+    record = run_record("r1")
+    with _raw(path) as conn:
+        conn.execute(
+            "INSERT INTO runs (tenant, run_id, plan_id, status, user, started_at, finished_at, record)"
+            " VALUES ('acme', 'r1', 'p1', 'succeeded', 'alice', NULL, NULL, ?)",
+            (json.dumps(record),),
+        )
+        for seq in (2, 1):
+            conn.execute(
+                "INSERT INTO events (tenant, run_id, seq, event) VALUES ('acme', 'r1', ?, ?)",
+                (seq, json.dumps(event("r1", seq))),
+            )
+    async with _store(path) as store:
+        assert await store.list_events("acme", "r1") == [event("r1", 1), event("r1", 2)]
+        await store.add_events("acme", "r1", [event("r1", 2), event("r1", 3)])
+        assert [e["seq"] for e in await store.list_events("acme", "r1")] == [1, 2, 3]
+        (exported,) = (await store.export_user("acme", "alice"))["runs"]
+        assert [e["seq"] for e in exported["events"]] == [1, 2, 3]
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 4
