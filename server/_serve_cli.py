@@ -1,6 +1,14 @@
 """``planexec serve [--transport stdio|http] [--host 127.0.0.1] [--port 8765]
 [--tools SRC]... [--store URL] [--insecure-no-auth] [--planner-model M]
-[--planner-api-base URL]`` (DESIGN §10).
+[--planner-api-base URL] [--allow-upstream HOST[:PORT]]... [--config FILE]
+[--session-ttl S]`` (DESIGN §10).
+
+Tools: the ``--tools`` sources (and the config file's ``tools``; ``demo`` when none is
+given), upstream MCP servers among them connected before serving (an unreachable one
+exits 1). Sessions may add tools at run time (``connect_server``, ``register_tool``) on
+the ``--allow-upstream`` hosts only; the config file's ``policy`` says which tools each
+tenant and tier may use (``_serve_config``). With a Redis store, cached tool results are
+shared by every replica; otherwise each process caches its own.
 
 ``create_plan`` plans with the model of ``--planner-model``/``PLANEXEC_PLANNER_MODEL``
 (its key only from ``PLANEXEC_PLANNER_API_KEY``: argv is visible in ``ps``), else with
@@ -22,7 +30,9 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -30,7 +40,8 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from planexec.store import StoreError
+from planexec.registry import Catalog, HostNotAllowed, UpstreamUnavailable
+from planexec.store import RedisResultCache, StoreError
 
 from ._auth import AuthConfigError, PlanexecTokenVerifier, jwt_config_from
 from ._cli_common import StoreOption, ToolsOption, fail, usage_error
@@ -41,7 +52,9 @@ from ._mcp_http import InsecureBinding, check_binding, serve_http
 from ._mcp_services import ServerLimits, Services, configured_identity, token_identity
 from ._mcp_stdio import serve_stdio
 from ._planner_config import planner_config
-from ._sources import ToolSourceError, catalog_from_sources
+from ._serve_config import load_serve_config
+from ._session_sources import AllowListedSources
+from ._sources import ToolSourceError, open_catalog, tool_sources
 
 __all__ = ["register"]
 
@@ -76,16 +89,22 @@ def _announce(host: str, authenticated: bool) -> Callable[[int], None]:
     return on_listening
 
 
-def _store_failure(error: BaseException) -> StoreError | None:
-    """The store error behind ``error``, looking inside task groups' exception groups."""
-    if isinstance(error, StoreError):
+def _found(error: BaseException, kinds: tuple[type[Exception], ...]) -> Exception | None:
+    """The error of one of ``kinds`` behind ``error``, looking inside task groups'
+    exception groups."""
+    if isinstance(error, kinds):
         return error
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:
-            found = _store_failure(inner)
+            found = _found(inner, kinds)
             if found is not None:
                 return found
     return None
+
+
+def _store_failure(error: BaseException) -> StoreError | None:
+    found = _found(error, (StoreError,))
+    return found if isinstance(found, StoreError) else None
 
 
 def register(app: typer.Typer) -> None:
@@ -128,6 +147,26 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--planner-api-base", help="The LLM provider's URL (PLANEXEC_PLANNER_API_BASE)."),
         ] = None,
+        allow_upstream: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--allow-upstream",
+                metavar="HOST[:PORT]",
+                help="A host clients may reach with connect_server and register_tool (repeatable; "
+                "HOST alone: its scheme's default port; HOST:* any port; none: they reach nothing).",
+            ),
+        ] = None,
+        config: Annotated[
+            Path | None,
+            typer.Option(
+                "--config",
+                help="A JSON or YAML file: tools, allow_upstream, session_ttl_s and the tenant policy.",
+            ),
+        ] = None,
+        session_ttl: Annotated[
+            float | None,
+            typer.Option("--session-ttl", min=1, help="Seconds a session lives after its last use (3600)."),
+        ] = None,
     ) -> None:
         """Serve planexec over MCP: stdio (default) or streamable HTTP."""
         settings = settings_of(ctx, store)
@@ -136,8 +175,16 @@ def register(app: typer.Typer) -> None:
         except ConfigError as error:
             usage_error(str(error))
         try:
-            catalog = catalog_from_sources(tools or ["demo"])
+            serve_config = load_serve_config(config)
+        except ConfigError as error:
+            usage_error(str(error))
+        try:
+            sources = tool_sources([*serve_config.tools, *(tools or [])] or ["demo"])
         except ToolSourceError as error:
+            usage_error(str(error))
+        try:
+            session_sources = AllowListedSources([*serve_config.allow_upstream, *(allow_upstream or [])])
+        except HostNotAllowed as error:
             usage_error(str(error))
         http = transport is Transport.HTTP
         if insecure_no_auth and not http:
@@ -158,41 +205,50 @@ def register(app: typer.Typer) -> None:
             except (AuthConfigError, ValidationError) as error:
                 usage_error(f"JWT configuration: {error}")
         services = Services(
-            catalog=catalog,
+            catalog=Catalog(),  # replaced by the opened sources' catalog below
             store=the_store,
             principal_of=token_identity
             if verifier is not None
             else configured_identity(settings.tenant, settings.user),
             limits=ServerLimits(max_request_bytes=max_request_bytes, max_runs_per_tenant=max_runs_per_tenant),
             planner=planner,
+            policy=serve_config.policy,
+            session_sources=session_sources,
+            session_ttl_s=session_ttl or serve_config.session_ttl_s,
+            result_cache=RedisResultCache(settings.store) if settings.store.startswith("redis") else None,
         )
-        try:
-            build_server(services)  # refuse a bad catalog before binding anything
-        except ToolNameClash as error:
-            usage_error(str(error))
         logging.basicConfig(
             level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
         )
-        try:
-            if http:
-                started = anyio.run(
-                    lambda: serve_http(
-                        services,
-                        host=host,
-                        port=port,
-                        token_verifier=verifier,
-                        on_listening=_announce(host, verifier is not None),
-                    )
+
+        async def main() -> bool:
+            """Open the tool sources (upstream connections), then serve on them."""
+            async with open_catalog(sources) as catalog:
+                served = replace(services, catalog=catalog)
+                build_server(served)  # refuse a bad catalog before binding anything
+                if not http:
+                    await serve_stdio(served)
+                    return True
+                return await serve_http(
+                    served,
+                    host=host,
+                    port=port,
+                    token_verifier=verifier,
+                    on_listening=_announce(host, verifier is not None),
                 )
-                if not started:
-                    fail(
-                        "server_not_started", "the HTTP server could not start (see above)", json_output=False
-                    )
-            else:
-                anyio.run(serve_stdio, services)
+
+        try:
+            if not anyio.run(main):
+                fail("server_not_started", "the HTTP server could not start (see above)", json_output=False)
         except KeyboardInterrupt:
             pass
         except Exception as error:
+            clash = _found(error, (ToolNameClash, ToolSourceError))
+            if clash is not None:
+                usage_error(str(clash))
+            upstream = _found(error, (UpstreamUnavailable,))
+            if upstream is not None:
+                fail("upstream_unavailable", str(upstream), json_output=False)
             failure = _store_failure(error)
             if failure is None:
                 raise
