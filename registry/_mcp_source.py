@@ -41,6 +41,7 @@ import anyio
 import anyio.lowlevel
 import mcp_types as types
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -147,7 +148,7 @@ class McpToolSource:
         self._upstream: dict[str, str] = {}
         self._connection: _Connection | None = None
         self._attempt: _Attempt | None = None
-        self._requests, self._incoming = anyio.create_memory_object_stream[_Attempt](1)
+        self._requests: MemoryObjectSendStream[_Attempt] | None = None  # made on entering
         self._stack: AsyncExitStack | None = None
         self._closed = False
 
@@ -165,10 +166,11 @@ class McpToolSource:
         if self._stack is not None or self._closed:
             raise RuntimeError(f"{self!r} can be entered once")
         async with AsyncExitStack() as stack:
-            stack.push_async_callback(self._close)
+            self._requests, incoming = anyio.create_memory_object_stream[_Attempt](1)
+            stack.push_async_callback(self._close, incoming)
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)  # runs first: stops the supervisor
-            await task_group.start(self._supervise)
+            await task_group.start(self._supervise, incoming)
             try:
                 await self._connected()
             except UpstreamUnavailable as error:
@@ -183,10 +185,11 @@ class McpToolSource:
         if stack is not None:
             await stack.aclose()
 
-    async def _close(self) -> None:
+    async def _close(self, incoming: MemoryObjectReceiveStream[_Attempt]) -> None:
         self._closed = True
-        self._requests.close()
-        self._incoming.close()
+        if self._requests is not None:
+            self._requests.close()
+        incoming.close()
 
     # -- the tool source protocol --------------------------------------------------------
 
@@ -236,8 +239,8 @@ class McpToolSource:
         connection = self._connection
         if connection is not None:
             return connection
-        if self._closed:
-            raise UpstreamUnavailable(self.alias, "the source is closed")
+        if self._closed or self._requests is None:
+            raise UpstreamUnavailable(self.alias, "the source is not open (use 'async with')")
         attempt = self._attempt
         if attempt is None:
             attempt = self._attempt = _Attempt()
@@ -273,10 +276,15 @@ class McpToolSource:
             ToolErrorCode.TOOL_ERROR, f"{name}: upstream {self.alias!r}: {error}", detail=detail
         )
 
-    async def _supervise(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def _supervise(
+        self,
+        incoming: MemoryObjectReceiveStream[_Attempt],
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
         """Make connections on request, one at a time, and hold each until it is lost."""
         task_status.started()
-        async for attempt in self._incoming:
+        async for attempt in incoming:
             await self._hold_connection(attempt)
 
     def _finish(self, attempt: _Attempt, failure: str | None, detail: dict[str, Any] | None = None) -> None:
