@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 
+from planexec.executor import RunRecord
 from planexec.planner import LLM, LiteLLMClient, LLMError
 
 from .._common import environment
@@ -133,7 +134,7 @@ async def _one(problem: Problem, mode: str, ctx: _Context) -> tuple[dict[str, An
             answer, error = planned.answer, planned.error
             if planned.record is not None:
                 tool_calls = sum(len(t.attempts) for t in planned.record.tasks.values())
-                timeline = _timeline(problem, start, meter, planned.record.tasks, planned.record)
+                timeline = _timeline(problem, start, meter, planned.record)
     else:
         parallel = mode == "reactive_parallel"
         meter = Meter(ctx.model(reactive_policy(problem, parallel=parallel)), label="step")
@@ -168,12 +169,14 @@ async def _one(problem: Problem, mode: str, ctx: _Context) -> tuple[dict[str, An
     return row, timeline
 
 
-def _timeline(problem: Problem, start: float, meter: Meter, tasks: Any, record: Any) -> dict[str, Any]:
+def _timeline(problem: Problem, start: float, meter: Meter, record: RunRecord) -> dict[str, Any]:
+    """The LLM calls (from the meter) and the tool attempts (from the run record), in
+    seconds since the problem started."""
     spans: list[dict[str, Any]] = [
         {"lane": f"LLM: {c.label}", "kind": "llm", "start_s": c.start_s - start, "end_s": c.end_s - start}
         for c in meter.calls
     ]
-    for task_id, task in tasks.items():
+    for task_id, task in record.tasks.items():
         for attempt in task.attempts:
             spans.append(
                 {

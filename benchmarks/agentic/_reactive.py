@@ -54,7 +54,10 @@ the answer, then write:
 Thought: <your reasoning>
 Action: Finish[<the answer alone>]"""
 
-_ACTION = re.compile(r"^\s*Action\s*\d*\s*:\s*(?P<tool>[A-Za-z0-9_-]+)\s*(?P<args>\{.*\})\s*$")
+# "Action: tool {...}", also "Action 2: tool[{...}]" and "tool({...})", as models write it.
+_ACTION = re.compile(
+    r"^\s*Action\s*\d*\s*:\s*(?P<tool>[A-Za-z0-9_-]+)\s*[\[(]?\s*(?P<args>\{.*\})\s*[\])]?\s*$"
+)
 _FINISH = re.compile(r"^\s*(?:Action\s*\d*\s*:\s*)?Finish\s*\[(?P<answer>.*)\]\s*$")
 _OBSERVATION = re.compile(r"^Observation(?: \d+)?: (?P<body>.*)$")
 

@@ -82,6 +82,8 @@ def test_parse_turn_reads_actions_and_finish() -> None:
     ]
     assert turn.finish is None
     assert parse_turn("Thought: done.\nAction: Finish[42.5]").finish == "42.5"
+    assert parse_turn('Action 1: add[{"values": [1]}]').actions == [("add", {"values": [1]})]
+    assert parse_turn('Action: add({"values": [1]})').actions == [("add", {"values": [1]})]
     broken = parse_turn("Thought: hm.\nAction: lookup {entity: A}")
     assert broken.actions == [] and len(broken.problems) == 1
 
