@@ -135,3 +135,39 @@ def test_a_missing_bench_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch)
     assert done.exit_code == 2
     assert done.stdout == ""
     assert "pip install 'planexec[bench]'" in done.stderr
+
+
+def test_the_executor_runs_on_trio_virtual_time() -> None:
+    """Five 2 s steps at once, then one more: 4 virtual seconds, whatever the machine."""
+    from trio.testing import MockClock
+
+    from planexec.benchmarks.agentic._planned import EPOCH, AnyioClock
+    from planexec.executor import Executor
+    from planexec.planner import validate_plan
+    from planexec.registry import Catalog, PythonToolSource
+
+    async def step(x: float) -> float:
+        """Wait 2 s, add one."""
+        await anyio.sleep(2.0)
+        return x + 1
+
+    catalog = Catalog([PythonToolSource("t", [step])])
+    tasks: dict[str, Any] = {
+        f"a{i}": {"tool_name": "step", "parameters": {"x": i}, "dependencies": []} for i in range(5)
+    }
+    tasks["b"] = {"tool_name": "step", "parameters": {"x": "$<a4.output.result>"}, "dependencies": ["a4"]}
+    plan = validate_plan({"tasks": tasks, "output": "$<b.output.result>"}, catalog).plan
+    assert plan is not None
+
+    async def main() -> tuple[float, Any]:
+        start = anyio.current_time()
+        record = await Executor(catalog, clock=AnyioClock(EPOCH)).run(plan)
+        return anyio.current_time() - start, record
+
+    elapsed, record = anyio.run(
+        main, backend="trio", backend_options={"clock": MockClock(autojump_threshold=0)}
+    )
+    assert record.status is RunStatus.SUCCEEDED and record.output == 6.0
+    assert elapsed == pytest.approx(4.0, abs=1e-9)
+    starts = {record.tasks[f"a{i}"].attempts[0].started_at for i in range(5)}
+    assert len(starts) == 1  # the five ran at once
