@@ -1,11 +1,11 @@
 """Run records and events written straight to JSON text, for the store.
 
-:func:`record_document` and :func:`event_document` give the JSON of
+:func:`record_document` and :func:`events_batch` give the JSON of
 ``record.model_dump(mode="json")`` and ``event.as_json()`` (the same values; the tests
-compare them on every record shape of the executor's corpus) as
-:class:`~planexec.store.JsonDocument` s, several times faster than building those dicts
-and encoding them: a stored run is a few µs of the event loop's time per task instead of
-~40 (``benchmarks.store``). What makes the difference:
+compare them on every record shape of the executor's corpus) as a
+:class:`~planexec.store.JsonDocument` and a :class:`~planexec.store.JsonEvents`, several
+times faster than building those dicts and encoding them: a stored run costs the event
+loop a few µs per task instead of ~40 (``benchmarks.store``). What makes the difference:
 
 - no intermediate dicts and no per-field Python callbacks (pydantic calls back into
   Python for every timestamp and attempt of the record);
@@ -23,6 +23,7 @@ fields this module does not know are written by pydantic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -30,13 +31,13 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from planexec.store import JsonDocument
+from planexec.store import JsonDocument, JsonEvents
 
 from ._errors import ErrorInfo
 from ._events import Event
 from ._records import AttemptRecord, CompensationRecord, RunRecord, TaskRecord, TaskStatus, format_timestamp
 
-__all__ = ["FAST_RECORDS", "event_document", "record_document", "timestamp_text"]
+__all__ = ["FAST_RECORDS", "event_text", "events_batch", "record_document", "timestamp_text"]
 
 _RUN_FIELDS = ("run_id", "plan_id", "status", "output", "error", "started_at", "finished_at", "tasks")
 _OTHER_RUN_FIELDS = frozenset(RunRecord.model_fields) - set(_RUN_FIELDS)
@@ -163,13 +164,18 @@ def record_document(record: RunRecord, extra: dict[str, Any] | None = None) -> J
     return JsonDocument(text + "}", head)
 
 
-def event_document(event: Event, run_id_text: str) -> JsonDocument:
+def event_text(event: Event, run_id_text: str) -> str:
     """``event.as_json()`` encoded; ``run_id_text`` is the run id already encoded."""
     task_id, attempt, detail = event.task_id, event.attempt, event.detail
-    text = (
+    return (
         f'{{"seq":{event.seq},"at":"{timestamp_text(event.at)}","run_id":{run_id_text},'
         f'"task_id":{"null" if task_id is None else encode_basestring(task_id)},"type":"{event.type}",'
         f'"attempt":{"null" if attempt is None else attempt},'
         f'"detail":{_value(detail if type(detail) is dict else dict(detail)) if detail else "{}"}}}'
     )
-    return JsonDocument(text, {"seq": event.seq})
+
+
+def events_batch(events: Sequence[Event]) -> JsonEvents:
+    """A batch of one run's events (in ``seq`` order, as the log hands them over), encoded."""
+    run_id_text = encode_basestring(events[0].run_id) if events else ""
+    return JsonEvents([event.seq for event in events], [event_text(event, run_id_text) for event in events])

@@ -7,9 +7,9 @@ over, one ``store.add_events`` call per batch (one transaction on SQLite). While
 is being written the next one builds up, so a fast run writes few, large batches.
 
 Records and events go to the store already encoded (:mod:`._record_json`: the JSON of
-``record.model_dump(mode="json")`` and ``event.as_json()`` as
-:class:`~planexec.store.JsonDocument` s), so persisting costs the run's event loop a few
-µs per task.
+``record.model_dump(mode="json")`` and ``event.as_json()``, as a
+:class:`~planexec.store.JsonDocument` and :class:`~planexec.store.JsonEvents`), so
+persisting costs the run's event loop a few µs per task.
 
 A store error (``StoreUnavailable`` when the backend is gone) propagates: the executor
 then stops the run and raises it as itself (see :mod:`._executor`).
@@ -18,13 +18,12 @@ then stops the run and raises it as itself (see :mod:`._executor`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from json.encoder import encode_basestring
 from typing import Any
 
 from planexec.store import Store
 
 from ._events import Event
-from ._record_json import event_document, record_document
+from ._record_json import events_batch, record_document
 from ._records import RunRecord
 
 __all__ = ["StoreSink"]
@@ -53,7 +52,4 @@ class StoreSink:
 
     async def add_events(self, events: Sequence[Event]) -> None:
         if events:
-            run_id = events[0].run_id
-            run_id_text = encode_basestring(run_id)
-            documents = [event_document(event, run_id_text) for event in events]
-            await self.store.add_events(self.tenant, run_id, documents)
+            await self.store.add_events(self.tenant, events[0].run_id, events_batch(events))

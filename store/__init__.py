@@ -4,7 +4,7 @@ May import ``schemas`` only. ``open_store(url)`` picks the backend from the URL:
 ``sqlite:///path/to.db`` or ``redis://host:port/db``.
 """
 
-from ._document import JsonDocument
+from ._document import JsonDocument, JsonEvents
 from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
 from ._open import StoreConfigError, default_store_url, open_store
@@ -17,6 +17,7 @@ __all__ = [
     "AuditEntry",
     "Conflict",
     "JsonDocument",
+    "JsonEvents",
     "NotFound",
     "PlanEntry",
     "RedisResultCache",

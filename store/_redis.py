@@ -33,6 +33,7 @@ from redis.backoff import ExponentialBackoff
 
 from . import _redis_apikeys as apikeys
 from . import _redis_scripts as scripts
+from ._document import JsonEvents
 from ._errors import NotFound, StoreError, StoreUnavailable
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
 from ._redis_codec import (
@@ -236,11 +237,15 @@ class RedisStore:
     async def add_events(self, tenant: str, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
         keys = TenantKeys(tenant)
         args: list[str | int] = [self._retention_ms]
-        for event in events:
-            seq = event.get("seq")
-            if not isinstance(seq, int) or isinstance(seq, bool):
-                raise ValueError(f"an event needs an integer seq, not {seq!r}")
-            args += [seq, text_of(event)]
+        if isinstance(events, JsonEvents):  # checked and encoded
+            for known, text in zip(events.seqs, events.texts, strict=True):
+                args += [known, text]
+        else:
+            for event in events:
+                seq = event.get("seq")
+                if not isinstance(seq, int) or isinstance(seq, bool):
+                    raise ValueError(f"an event needs an integer seq, not {seq!r}")
+                args += [seq, text_of(event)]
         if len(args) == 1:
             if not await self.redis.exists(keys.run(run_id)):
                 raise NotFound("run", run_id)

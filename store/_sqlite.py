@@ -30,6 +30,7 @@ import anyio
 
 from . import _sqlite_privacy as privacy
 from . import _sqlite_rows as rows
+from ._document import JsonEvents
 from ._errors import Conflict, NotFound, StoreUnavailable
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry, attempts_of
 from ._sqlite_schema import migrate
@@ -172,23 +173,21 @@ class SqliteStore:
         raise NotFound("run", run_id)
 
     async def add_events(self, tenant: str, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
-        # A bad event fails the batch before anything is written; of two events with one
-        # seq, the first counts.
-        batch: dict[int, Mapping[str, Any]] = {}
-        for event in events:
-            batch.setdefault(rows.event_seq(event), event)
-        if not batch:
-            async with self._read() as conn:
-                await self._require_run(conn, tenant, run_id)
-            return
-        seqs = sorted(batch)
+        if isinstance(events, JsonEvents) and events.seqs:  # checked, ordered and encoded
+            first, last, text = events.seqs[0], events.seqs[-1], events.array()
+        else:
+            by_seq = _by_seq(events)  # a bad event fails the batch before anything is written
+            if not by_seq:
+                async with self._read() as conn:
+                    await self._require_run(conn, tenant, run_id)
+                return
+            seqs = sorted(by_seq)
+            first, last, text = seqs[0], seqs[-1], _array([by_seq[seq] for seq in seqs])
         # One row per batch, the events' own texts (when they come encoded) joined into a
         # JSON array: SQLite stores it without looking inside. One statement is one
         # transaction: no BEGIN and COMMIT round trips to the connection's thread. It adds
         # nothing when stored events of the run fall in the batch's span (a retried batch,
         # another writer's interleaved seqs); the slow path then keeps the new seqs only.
-        first, last = seqs[0], seqs[-1]
-        text = _array([batch[seq] for seq in seqs])
         try:
             added = await self._write_one(
                 "INSERT INTO event_batches (tenant, run_id, first_seq, last_seq, events)"
@@ -197,14 +196,14 @@ class SqliteStore:
                 (tenant, run_id, first, last, text),
             )
             if not added:
-                await self._add_new_events(tenant, run_id, batch)
+                await self._add_new_events(tenant, run_id, _by_seq(events))
         except sqlite3.IntegrityError as exc:
             if "FOREIGN KEY" not in str(exc):
                 raise
             raise NotFound("run", run_id) from None
 
     async def _add_new_events(self, tenant: str, run_id: str, batch: dict[int, Mapping[str, Any]]) -> None:
-        """The events of ``batch`` whose seq the run has not stored, as one batch."""
+        """The events of ``batch`` (by seq) whose seq the run has not stored, as one batch."""
         first, last = min(batch), max(batch)
         async with self._write() as conn:
             stored = await conn.execute_fetchall(
@@ -401,6 +400,14 @@ class SqliteStore:
         except sqlite3.Error as exc:
             name = getattr(exc, "sqlite_errorname", type(exc).__name__)
             raise StoreUnavailable(f"SQLite store {self.path}: {name}: {exc}") from exc
+
+
+def _by_seq(events: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    """The events by seq; of two with one seq, the first counts."""
+    by_seq: dict[int, Mapping[str, Any]] = {}
+    for event in events:
+        by_seq.setdefault(rows.event_seq(event), event)
+    return by_seq
 
 
 def _array(events: list[Mapping[str, Any]]) -> str:

@@ -31,9 +31,15 @@ from planexec.executor import (
     TaskRecord,
     TaskStatus,
 )
-from planexec.executor._record_json import FAST_RECORDS, event_document, record_document, timestamp_text
+from planexec.executor._record_json import (
+    FAST_RECORDS,
+    event_text,
+    events_batch,
+    record_document,
+    timestamp_text,
+)
 from planexec.executor._records import format_timestamp
-from planexec.store import JsonDocument
+from planexec.store import JsonDocument, JsonEvents
 
 from .replay_corpus import CORPUS
 from .support import FakeClock
@@ -81,11 +87,10 @@ async def test_every_corpus_record_and_event_encodes_as_model_dump_does(name: st
     assert [r.status for r in sink.records] == [RunStatus.RUNNING, RunStatus(scenario.expect)]
     for record in sink.records:
         assert_record_encoded(record)
-    run_id_text = json.dumps(sink.records[0].run_id)
-    for event in sink.events:
-        document = event_document(event, run_id_text)
-        assert json.loads(document.text) == event.as_json()
-        assert document.head == {"seq": event.seq}
+    batch = events_batch(sink.events)
+    assert batch.seqs == list(range(1, len(sink.events) + 1))
+    assert [json.loads(text) for text in batch.texts] == [event.as_json() for event in sink.events]
+    assert [dict(document) for document in batch] == [event.as_json() for event in sink.events]
 
 
 def _when(second: int, micro: int) -> datetime:
@@ -157,7 +162,7 @@ def test_values_that_are_not_plain_json_encode_as_model_dump_does() -> None:
     assert_record_encoded(record, {"replay_of": "r-0", "note": [1, None]})
     detail = {"error": error.as_json(), "retry_in_s": 0.25, "inputs": odd}
     event = Event(7, _when(5, 5), 'r"1', "t\u00e9", EventType.ATTEMPT_FAILED, 2, detail)
-    assert json.loads(event_document(event, json.dumps('r"1')).text) == json.loads(
+    assert json.loads(event_text(event, json.dumps('r"1'))) == json.loads(
         pydantic_core.to_json(event.as_json(), inf_nan_mode="null")
     )
 
@@ -187,3 +192,15 @@ def test_a_json_document_serves_its_head_without_decoding_and_the_rest_by_decodi
     assert whole["type"] == "x" and len(whole) == 3
     with pytest.raises(ValueError):
         len(JsonDocument("[1, 2]", {}))
+
+
+def test_a_json_events_batch_takes_ascending_seqs_only_and_reads_as_documents() -> None:
+    batch = JsonEvents([1, 3], ['{"seq": 1}', '{"seq": 3, "x": [1]}'])
+    assert (len(batch), batch[1]["x"], batch[-1]["seq"]) == (2, [1], 3)
+    assert [dict(document) for document in batch[:1]] == [{"seq": 1}]
+    assert batch.array() == '[{"seq": 1},{"seq": 3, "x": [1]}]'
+    for seqs in ([2, 1], [1, 1], [True], ["1"]):
+        with pytest.raises(ValueError):
+            JsonEvents(seqs, ["{}"] * len(seqs))  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        JsonEvents([1], [])

@@ -15,6 +15,7 @@ from planexec.store import (
     AuditEntry,
     Conflict,
     JsonDocument,
+    JsonEvents,
     NotFound,
     RunSummary,
     SessionEntry,
@@ -104,6 +105,28 @@ async def test_events_given_as_json_text_read_back_in_seq_order_with_dict_events
     assert await store.list_events("acme", "r1") == [event("r1", 1), event("r1", 2), event("r1", 3)]
     with pytest.raises(NotFound):
         await store.add_events("globex", "r1", [_encoded(event("r1", 4), "seq")])
+
+
+async def test_an_encoded_batch_of_events_reads_back_and_a_retried_one_adds_only_new_seqs(
+    store: Store,
+) -> None:
+    await store.save_run("acme", run_record("r1"))
+
+    def batch(*seqs: int, type: str = "task_running") -> JsonEvents:
+        return JsonEvents(list(seqs), [json.dumps(event("r1", seq, type=type)) for seq in seqs])
+
+    await store.add_events("acme", "r1", batch(1, 2, 4))
+    await store.add_events("acme", "r1", batch(2, 3, 4, 5, type="again"))
+    await store.add_events("acme", "r1", batch())
+    assert [(e["seq"], e["type"]) for e in await store.list_events("acme", "r1")] == [
+        (1, "task_running"),
+        (2, "task_running"),
+        (3, "again"),
+        (4, "task_running"),
+        (5, "again"),
+    ]
+    with pytest.raises(NotFound):
+        await store.add_events("globex", "r1", batch(6))
 
 
 async def test_saving_a_run_again_replaces_record_and_summary(store: Store) -> None:
