@@ -24,8 +24,9 @@ Failures (every one a :class:`~._spec.ToolCallError`)::
 Reconnection: a lost connection is dropped; the next call asks the supervisor for a new
 one. Callers arriving while a connection is being made wait for that one attempt and
 share its outcome; nothing reconnects while nobody calls. The tool list is re-read on
-every connection, by :meth:`McpToolSource.refresh`, and when an older-era upstream sends
-``notifications/tools/list_changed`` (then ``on_change`` is awaited).
+every connection, by :meth:`McpToolSource.refresh`, and when the upstream says its tools
+changed (then ``on_change`` is awaited): ``notifications/tools/list_changed`` from an
+older-era upstream, a ``subscriptions/listen`` event from a 2026-07-28 one.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ._spec import ToolAnnotations, ToolCallError, ToolErrorCode, ToolResult, ToolSpec, TrustTier
 
@@ -151,6 +153,8 @@ class McpToolSource:
         self._requests: MemoryObjectSendStream[_Attempt] | None = None  # made on entering
         self._stack: AsyncExitStack | None = None
         self._closed = False
+        self._changed = anyio.Event()
+        """Set when the upstream says its tools changed; replaced when a refresh starts."""
 
     @property
     def source(self) -> str:
@@ -227,7 +231,15 @@ class McpToolSource:
         """Re-read the upstream tool list (connecting if need be); the new specs."""
         connection = await self._connected()
         try:
-            await self._list_tools(connection.client)
+            with anyio.fail_after(self.timeout_s):
+                await self._list_tools(connection.client)
+        except TimeoutError:
+            raise ToolCallError(
+                ToolErrorCode.TIMEOUT,
+                f"upstream {self.alias!r} did not list its tools within {self.timeout_s} s",
+                retryable=True,
+                detail={"timeout_s": self.timeout_s, "source": self.source},
+            ) from None
         except MCPError as error:
             raise self._call_failure("tools/list", error, connection) from None
         return self.specs()
@@ -299,12 +311,15 @@ class McpToolSource:
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout_s) as connecting:
                 async with AsyncExitStack() as stack:
+                    self._changed = anyio.Event()  # before listing: a change during it counts
                     client = await stack.enter_async_context(await self._client(stack))
                     await self._list_tools(client)
-                    connecting.deadline = math.inf
-                    connection = self._connection = _Connection(client)
-                    self._finish(attempt, None)
                     async with anyio.create_task_group() as watchers:
+                        if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                            await watchers.start(self._listen, client)  # listening before first use
+                        connecting.deadline = math.inf
+                        connection = self._connection = _Connection(client)
+                        self._finish(attempt, None)
                         watchers.start_soon(self._follow_changes, connection)
                         await connection.lost.wait()
                         watchers.cancel_scope.cancel()
@@ -367,23 +382,44 @@ class McpToolSource:
 
     # -- change notifications --------------------------------------------------------------
 
-    _changed: anyio.Event | None = None
-
     async def _on_message(self, message: Any) -> None:
-        if isinstance(message, types.ToolListChangedNotification) and self._changed is not None:
+        if isinstance(message, types.ToolListChangedNotification):
             self._changed.set()  # the refresh runs in _follow_changes, not in the read loop
         await anyio.lowlevel.checkpoint()
 
+    async def _listen(self, client: Client, *, task_status: TaskStatus[None]) -> None:
+        """2026-07-28 upstreams announce changes on a listen stream, not as notifications
+        (and replay none): started once the upstream acknowledged the stream, or gave up."""
+        started = False
+        try:
+            with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout_s) as waiting:
+                async with client.listen(tools_list_changed=True) as subscription:
+                    waiting.deadline = math.inf
+                    started = True
+                    task_status.started()
+                    async for _ in subscription:
+                        self._changed.set()
+        except Exception as error:  # no listen stream here (or it ended): only changes go unseen
+            logger.debug("%r: no tools/list_changed events: %s", self, _describe(error))
+        finally:
+            if not started:
+                task_status.started()
+
     async def _follow_changes(self, connection: _Connection) -> None:
         while True:
-            changed = self._changed = anyio.Event()
-            await changed.wait()
+            await self._changed.wait()
+            self._changed = anyio.Event()  # a change announced during the refresh refreshes again
             try:
-                await self._list_tools(connection.client)
+                with anyio.fail_after(self.timeout_s):
+                    await self._list_tools(connection.client)
             except MCPError as error:
                 if error.code in _LOST_CODES:
                     self._drop(connection)
                     return
+                logger.warning("%r: re-listing tools failed: %s", self, error)
+                continue
+            except Exception as error:  # a slow or malformed answer: keep the tools we had
+                logger.warning("%r: re-listing tools failed: %s", self, _describe(error))
                 continue
             if self._on_change is not None:
                 try:

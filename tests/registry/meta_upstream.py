@@ -2,7 +2,8 @@
 
 ``whoami`` returns the ``_meta`` its request carried; ``fail_softly`` answers with an
 ``is_error`` result that has structured content; ``grow`` adds the tool ``grown`` and
-tells the client its tool list changed (older-era clients receive that notification).
+tells the client its tool list changed (a notification in the older era, a listen event
+in 2026-07-28).
 One tool has a name too long to prefix (the source must skip it).
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 server = MCPServer("meta-upstream")
 
@@ -48,7 +50,10 @@ async def grown() -> str:
 async def grow(ctx: Context) -> str:
     """Add the tool 'grown' and notify the client."""
     server.add_tool(grown)
-    await ctx.session.send_tool_list_changed()
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        await ctx.notify_tools_changed()  # to subscriptions/listen streams
+    else:
+        await ctx.session.send_tool_list_changed()
     return "grew"
 
 

@@ -173,7 +173,8 @@ async def test_meta_travels_as_the_request_meta_and_error_results_keep_their_bod
         assert unknown.value.code is ToolErrorCode.TOOL_ERROR
 
 
-async def test_a_tools_list_changed_notification_refreshes_and_calls_on_change() -> None:
+@pytest.mark.parametrize("era", ERAS)
+async def test_an_announced_tool_change_refreshes_and_calls_on_change(era: str) -> None:
     changed = anyio.Event()
     seen: list[set[str]] = []
 
@@ -181,7 +182,7 @@ async def test_a_tools_list_changed_notification_refreshes_and_calls_on_change()
         seen.append({spec.name for spec in source.specs()})
         changed.set()
 
-    async with McpToolSource("meta", META_UPSTREAM, mode="legacy", on_change=on_change) as source:
+    async with McpToolSource("meta", META_UPSTREAM, mode=era, on_change=on_change) as source:
         assert "meta__grown" not in {spec.name for spec in source.specs()}
         await source.call("meta__grow", {}, META)
         with anyio.fail_after(10):
