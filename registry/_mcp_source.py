@@ -204,10 +204,10 @@ class McpToolSource:
         upstream = self._upstream.get(name)
         if upstream is None:
             raise ToolCallError(ToolErrorCode.TOOL_ERROR, f"source {self.name!r} has no tool {name!r}")
-        bounded = anyio.current_effective_deadline() == math.inf
+        no_deadline = anyio.current_effective_deadline() == math.inf  # the caller set none
         connection: _Connection | None = None
         try:
-            with anyio.fail_after(self.timeout_s if bounded else None):
+            with anyio.fail_after(self.timeout_s if no_deadline else None):
                 connection = await self._connected()
                 result = await connection.client.call_tool(upstream, dict(arguments), meta=dict(meta))  # type: ignore[arg-type]
         except TimeoutError:
