@@ -1,8 +1,9 @@
 """Tools that are plain HTTP endpoints (``register_tool {name, description, url, method,
 input_schema}``), called with httpx2 (the HTTP client the MCP SDK itself uses).
 
-Request: POST, PUT and PATCH send the arguments as a JSON body; GET and DELETE as query
-parameters (a non-scalar value JSON-encoded). ``_meta`` travels as headers:
+Request: the arguments are first checked against the endpoint's input schema
+(``invalid_arguments``, nothing sent); POST, PUT and PATCH send them as a JSON body, GET
+and DELETE as query parameters (a non-scalar value JSON-encoded). ``_meta`` travels as headers:
 ``x-planexec-run-id``, ``x-planexec-task-id``, ``x-planexec-attempt`` and
 ``Idempotency-Key``.
 
@@ -33,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx2
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from ._spec import ToolAnnotations, ToolCallError, ToolErrorCode, ToolResult, ToolSpec, TrustTier
 
@@ -57,12 +60,13 @@ _META_HEADERS = {
 
 @dataclass(frozen=True)
 class HttpEndpoint:
-    """One HTTP endpoint offered as a tool."""
+    """One HTTP endpoint offered as a tool; a method, URL or schema that cannot be used
+    is a ValueError when it is built."""
 
     name: str
+    description: str
     url: str
     method: Method = "POST"
-    description: str = ""
     input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     output_schema: dict[str, Any] | None = None
     timeout_s: float = 30.0
@@ -76,6 +80,15 @@ class HttpEndpoint:
             raise ValueError(f"endpoint {self.name!r}: {self.url!r} is not an http(s):// URL")
         if self.timeout_s <= 0:
             raise ValueError(f"endpoint {self.name!r}: timeout_s must be positive")
+        for which, schema in (("input_schema", self.input_schema), ("output_schema", self.output_schema)):
+            if schema is not None:
+                try:
+                    Draft202012Validator.check_schema(schema)
+                except SchemaError as error:
+                    message = f"endpoint {self.name!r}: {which} is not a JSON Schema: {error.message}"
+                    raise ValueError(message) from None
+        if self.input_schema.get("type", "object") != "object":
+            raise ValueError(f"endpoint {self.name!r}: input_schema must describe an object")
 
     def annotations(self) -> ToolAnnotations:
         return ToolAnnotations(
@@ -108,12 +121,14 @@ class HttpToolSource:
         self.max_response_bytes = max_response_bytes
         self._headers = dict(headers or {})
         self._endpoints: dict[str, HttpEndpoint] = {}
+        self._validators: dict[str, Draft202012Validator] = {}
         self._specs: dict[str, ToolSpec] = {}
         for endpoint in endpoints:
             tool_name = prefix + endpoint.name
             if tool_name in self._specs:
                 raise ValueError(f"source {name!r} offers the tool name {tool_name!r} twice")
             self._endpoints[tool_name] = endpoint
+            self._validators[tool_name] = Draft202012Validator(endpoint.input_schema)
             self._specs[tool_name] = ToolSpec(
                 name=tool_name,
                 description=endpoint.description,
@@ -147,6 +162,13 @@ class HttpToolSource:
             raise ToolCallError(ToolErrorCode.TOOL_ERROR, f"source {self.name!r} has no tool {name!r}")
         if self._client is None:
             raise RuntimeError(f"HTTP source {self.name!r} is used outside its 'async with' block")
+        problems = sorted(self._validators[name].iter_errors(dict(arguments)), key=lambda e: list(e.path))
+        if problems:  # the endpoint is not trusted to check what it is sent
+            raise ToolCallError(
+                ToolErrorCode.INVALID_ARGUMENTS,
+                f"invalid arguments for {name}: {len(problems)} problem(s), first: {problems[0].message}",
+                detail={"errors": [{"path": list(p.path), "message": p.message} for p in problems]},
+            )
         headers = {**self._headers, "accept": "application/json, text/plain;q=0.9, */*;q=0.5"}
         for key, header in _META_HEADERS.items():
             if meta.get(key) is not None:

@@ -96,7 +96,8 @@ async def _served() -> AsyncIterator[str]:
 
 
 def _endpoint(name: str, base: str, path: str, method: str = "POST", **extra: Any) -> HttpEndpoint:
-    return HttpEndpoint(name=name, url=base + path, method=method, **extra)  # type: ignore[arg-type]
+    description = f"{method} {path}"
+    return HttpEndpoint(name, description, base + path, method, **extra)  # type: ignore[arg-type]
 
 
 async def test_methods_send_a_body_or_query_parameters_and_meta_as_headers() -> None:
@@ -203,11 +204,42 @@ async def test_failures_oversized_bodies_bad_json_redirects_timeouts_and_refused
     assert refused.value.code is ToolErrorCode.TRANSPORT_ERROR and refused.value.retryable
 
 
-def test_endpoints_are_checked_when_built() -> None:
+async def test_arguments_that_break_the_input_schema_are_not_sent() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "n": {"type": "integer", "minimum": 1}},
+        "required": ["q"],
+        "additionalProperties": False,
+    }
+    async with _served() as base:
+        async with HttpToolSource("web", [_endpoint("search", base, "/echo", input_schema=schema)]) as source:
+            with pytest.raises(ToolCallError) as refused:
+                await source.call("search", {"n": 0, "extra": True}, META)
+            assert refused.value.code is ToolErrorCode.INVALID_ARGUMENTS and not refused.value.retryable
+            assert len(refused.value.detail["errors"]) == 3
+            sent = await source.call("search", {"q": "x", "n": 2}, META)
+            assert sent.structured_content is not None
+            assert sent.structured_content["body"] == {"q": "x", "n": 2}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"url": "ftp://example.com/"},
+        {"method": "TRACE"},
+        {"timeout_s": 0},
+        {"input_schema": {"type": "array"}},
+        {"input_schema": {"type": "object", "properties": {"a": {"type": "no-such-type"}}}},
+        {"output_schema": {"type": 5}},
+    ],
+)
+def test_unusable_endpoints_are_refused_when_built(fields: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        HttpEndpoint(name="x", url="ftp://example.com/", method="GET")
+        HttpEndpoint(**{"name": "x", "description": "", "url": "http://example.com/", **fields})
+
+
+def test_one_tool_name_twice_is_refused_and_methods_are_upper_cased() -> None:
+    twice = [HttpEndpoint("x", "", "http://a/"), HttpEndpoint("x", "", "http://b/")]
     with pytest.raises(ValueError):
-        HttpEndpoint(name="x", url="http://example.com/", method="TRACE")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        HttpToolSource("web", [HttpEndpoint(name="x", url="http://a/"), HttpEndpoint(name="x", url="http://b/")])
-    assert HttpEndpoint(name="x", url="http://example.com/", method="get").method == "GET"  # type: ignore[arg-type]
+        HttpToolSource("web", twice)
+    assert HttpEndpoint("x", "", "http://example.com/", "get").method == "GET"  # type: ignore[arg-type]
