@@ -23,6 +23,8 @@ from planexec.registry import (
     demo_source,
 )
 from planexec.schemas import PlanObject
+from planexec.server._auth import create_api_key
+from planexec.store import open_store
 
 from .upstream_support import META_UPSTREAM, HttpUpstream, http_upstream, stdio_upstream
 
@@ -128,6 +130,18 @@ async def test_stdio_upstream_lists_calls_times_out_and_stops_with_the_source(
         assert (await source.call("up__add", {"a": 3, "b": 4}, META)).structured_content == {"result": 7}
     with pytest.raises(UpstreamUnavailable):
         await source.call("up__add", {"a": 1, "b": 1}, META)
+
+
+async def test_headers_go_with_every_http_request(tmp_path: Path) -> None:
+    async with http_upstream(tmp_path, auth=True) as upstream:
+        async with open_store(upstream.store) as store:
+            key, _ = await create_api_key(store, "upstream", "bob")
+        with pytest.raises(UpstreamUnavailable):  # 401 without the token
+            async with McpToolSource("up", upstream.url):
+                pass
+        bearer = {"Authorization": f"Bearer {key}"}
+        async with McpToolSource("up", upstream.url, headers=bearer) as source:
+            assert (await source.call("up__add", {"a": 2, "b": 5}, META)).structured_content == {"result": 7}
 
 
 @pytest.mark.parametrize(

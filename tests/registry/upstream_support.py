@@ -41,14 +41,16 @@ def stdio_upstream(directory: Path) -> StdioServerParameters:
 
 
 class HttpUpstream:
-    """``planexec serve --transport http --tools demo`` in a subprocess on a loopback port.
+    """``planexec serve --transport http --tools demo`` in a subprocess on a loopback port
+(without bearer tokens unless ``auth``; its store is ``store``).
 
     :meth:`start` waits for the server's announcement (it is listening then); the first
     start picks a free port, later ones reuse it. :meth:`kill` ends the process at once.
     """
 
-    def __init__(self, directory: Path, task_group: anyio.abc.TaskGroup) -> None:
-        self._store = f"sqlite:///{directory / 'http-up.db'}"
+    def __init__(self, directory: Path, task_group: anyio.abc.TaskGroup, *, auth: bool = False) -> None:
+        self.store = f"sqlite:///{directory / 'http-up.db'}"
+        self._auth = auth
         self._task_group = task_group
         self.port = 0
         self.process: Process | None = None
@@ -60,7 +62,7 @@ class HttpUpstream:
     async def start(self) -> None:
         command = [
             PLANEXEC, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(self.port),
-            "--insecure-no-auth", "--tools", "demo", "--store", self._store,
+            "--tools", "demo", "--store", self.store, *([] if self._auth else ["--insecure-no-auth"]),
         ]  # fmt: skip
         process = await anyio.open_process(command, env=_env(), stdin=subprocess.DEVNULL)
         assert process.stderr is not None
@@ -91,10 +93,11 @@ async def _drain(lines: TextReceiveStream) -> None:
 
 
 @asynccontextmanager
-async def http_upstream(directory: Path) -> AsyncIterator[HttpUpstream]:
-    """A started :class:`HttpUpstream`, killed on the way out."""
+async def http_upstream(directory: Path, *, auth: bool = False) -> AsyncIterator[HttpUpstream]:
+    """A started :class:`HttpUpstream` (demanding bearer tokens with ``auth``), killed on
+    the way out."""
     async with anyio.create_task_group() as task_group:
-        upstream = HttpUpstream(directory, task_group)
+        upstream = HttpUpstream(directory, task_group, auth=auth)
         await upstream.start()
         try:
             yield upstream
