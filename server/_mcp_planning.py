@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mcp_types import CallToolRequestParams, CallToolResult, InputRequiredResult, TextContent
@@ -35,9 +34,9 @@ from mcp_types import CallToolRequestParams, CallToolResult, InputRequiredResult
 from planexec.executor import RunRecord, RunStatus
 from planexec.planner import LLM, LLMError, PlanningFailed, PlanOutcome
 from planexec.schemas import PlanObject
-from planexec.store import PlanEntry
 
 from ._mcp_errors import PlannerNotConfigured, error_body
+from ._mcp_plans import save_plan
 from ._mcp_sampling import BackChannelSampling, RoundTripSampling, SamplingNeeded, sampling_llm
 from ._mcp_schemas import CreatePlanArgs
 
@@ -72,16 +71,9 @@ def planning_llm(call: Call, *, mid_call: bool = False) -> LLM:
 
 
 async def _store(call: Call, outcome: PlanOutcome) -> PlanObject:
-    """Store the outcome's plan (the planner gave it a fresh id) with its provenance."""
-    principal = call.principal
-    entry = PlanEntry(
-        plan_id=outcome.plan.plan_id,
-        user=principal.user,
-        created_at=datetime.now(UTC),
-        plan=outcome.plan.to_json(),
-        provenance={"source": "planner", **outcome.provenance(), "user": principal.user},
-    )
-    await call.state.services.store.save_plan(principal.tenant, entry)
+    """Store the outcome's plan (the planner gave it a fresh id) with its provenance and
+    its tools pinned."""
+    await save_plan(call, outcome.plan, await call.tools(), {"source": "planner", **outcome.provenance()})
     return outcome.plan
 
 

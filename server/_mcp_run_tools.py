@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -21,13 +20,14 @@ from mcp_types import CallToolResult, TextContent
 
 from planexec.executor import EventType, Executor, RunRecord, RunStatus, StoreSink
 from planexec.planner import ValidationResult, validate_plan
-from planexec.registry import LayeredView, ToolView, tool_fingerprints
+from planexec.registry import LayeredView, ToolView
 from planexec.schemas import PlanObject
 from planexec.store import NotFound, PlanEntry
 
 from ._auth import Principal
-from ._mcp_errors import ErrorCode, InvalidPlan, RunNotRunning, ServerError
+from ._mcp_errors import InvalidPlan, RunNotRunning
 from ._mcp_planning import replan_failed_run
+from ._mcp_plans import check_pinned, save_plan
 from ._mcp_runs import LiveRun
 from ._mcp_schemas import CancelRunArgs, ExecutePlanArgs, GetRunArgs, ListRunsArgs
 from ._mcp_services import AppState, Services
@@ -95,50 +95,6 @@ async def check_plan(services: Services, tools: ToolView, document: Any) -> Vali
     if large:
         return await anyio.to_thread.run_sync(validate_plan, document, tools, services.plan_limits)
     return validate_plan(document, tools, services.plan_limits)
-
-
-def plan_tools(plan: PlanObject) -> set[str]:
-    """Every tool ``plan`` may call: its tasks' and their compensations'."""
-    names = {task.tool_name for task in plan.tasks.values()}
-    names.update(task.compensation.tool_name for task in plan.tasks.values() if task.compensation is not None)
-    return names
-
-
-def pin_tools(plan: PlanObject, tools: ToolView) -> dict[str, str | None]:
-    """The fingerprints of the tools ``plan`` uses, as ``tools`` has them now (stored with
-    the plan as ``provenance.tool_fingerprints``)."""
-    return tool_fingerprints(tools, plan_tools(plan))
-
-
-def check_pinned(plan_id: str, pinned: Any, tools: ToolView) -> None:
-    """Refuse a plan whose tools changed since it was validated (rug-pull guard):
-    ``tools_changed`` with, per changed tool, the pinned and the current fingerprint."""
-    if not isinstance(pinned, dict):
-        return  # stored before pinning existed
-    current = tool_fingerprints(tools, pinned)
-    changed = {
-        name: {"pinned": pinned[name], "current": now} for name, now in current.items() if now != pinned[name]
-    }
-    if changed:
-        raise ServerError(
-            ErrorCode.TOOLS_CHANGED,
-            f"plan {plan_id}: tool(s) changed since it was validated: {', '.join(sorted(changed))}",
-            "read the tools again (tools/list), then validate the plan again (or create a new one)",
-            changed=changed,
-        )
-
-
-async def save_plan(call: Call, plan: PlanObject, tools: ToolView, provenance: dict[str, Any]) -> None:
-    """Store ``plan`` for the caller, its tools pinned."""
-    principal = call.principal
-    entry = PlanEntry(
-        plan_id=plan.plan_id,
-        user=principal.user,
-        created_at=datetime.now(UTC),
-        plan=plan.to_json(),
-        provenance={**provenance, "user": principal.user, "tool_fingerprints": pin_tools(plan, tools)},
-    )
-    await call.state.services.store.save_plan(principal.tenant, entry)
 
 
 async def _plan_to_run(call: Call, args: ExecutePlanArgs) -> PlanObject:

@@ -36,7 +36,8 @@ from planexec.registry import Catalog, ToolCallError, ToolErrorCode, ToolSpec
 
 from ._mcp_errors import ErrorCode, ServerError, error_result
 from ._mcp_planning import create_plan as plan_goal
-from ._mcp_run_tools import Call, cancel_run, check_plan, execute_plan, get_run, list_runs, ok, save_plan
+from ._mcp_plans import save_plan
+from ._mcp_run_tools import Call, cancel_run, check_plan, execute_plan, get_run, list_runs, ok
 from ._mcp_schemas import META_TOOLS, CreatePlanArgs, ReplayRunArgs, ValidatePlanArgs, admits_errors
 from ._mcp_services import AppState
 from ._mcp_session_tools import connect_server, disconnect_server, register_tool
