@@ -118,9 +118,19 @@ _UNTOUCHED = (
 
 def _task(task: TaskRecord) -> str:
     attempts, output = task.attempts, task.output
+    plain = task.error is None and task.handled_by is None and task.compensation is None
     if not attempts and task.status is TaskStatus.PENDING:
-        if output is None and task.error is None and task.handled_by is None and task.compensation is None:
+        if output is None and plain:
             return _UNTOUCHED  # most tasks of the record saved when the run starts
+    elif plain and len(attempts) == 1 and attempts[0].error is None and attempts[0].output is output:
+        # Most tasks of a final record: one call, its output the task's.
+        a, output_text = attempts[0], _value(output)
+        return (
+            f'{{"status":"{task.status}","attempts":[{{"n":{a.n},"arguments":{_value(a.arguments)},'
+            f'"output":{output_text},"started_at":"{timestamp_text(a.started_at)}",'
+            f'"finished_at":"{timestamp_text(a.finished_at)}"}}],"output":{output_text},'
+            '"error":null,"handled_by":null,"compensation":null}'
+        )
     output_text = _value(output)
     # A task's output is usually its last attempt's: encoded once for both.
     reused = bool(attempts) and attempts[-1].error is None and attempts[-1].output is output
