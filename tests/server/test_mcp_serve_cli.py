@@ -61,6 +61,10 @@ def _serve(*args: str) -> subprocess.CompletedProcess[bytes]:
         ("--transport", "carrier-pigeon"),
         ("--store", "ftp://example.com/x"),
         ("--transport", "http", "--port", "70000"),
+        ("--allow-upstream", "http://host/path"),
+        ("--allow-upstream", "::1:80"),
+        ("--config", "/nonexistent/planexec.yaml"),
+        ("--session-ttl", "0"),
     ],
     ids=[
         "no-auth-on-any-address",
@@ -70,6 +74,10 @@ def _serve(*args: str) -> subprocess.CompletedProcess[bytes]:
         "bad-transport",
         "bad-store",
         "bad-port",
+        "allow-upstream-url",
+        "allow-upstream-bare-ipv6",
+        "missing-config",
+        "zero-session-ttl",
     ],
 )
 def test_usage_errors_exit_2_before_serving_with_nothing_on_stdout(
@@ -99,6 +107,36 @@ def test_an_unusable_jwt_configuration_is_a_usage_error_over_http(
     result = CliRunner().invoke(app, ["serve", "--transport", "http"])
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "policy: []",
+        "policy: {tiers: [free], tools: [{match: x, tier: gold}]}",
+        "tools: demo",
+        "unknown_key: 1",
+        "[1, 2]",
+        "policy: {tenants: {acme: {trust: [sort-of]}}}",
+    ],
+    ids=["policy-not-mapping", "unknown-tier", "tools-not-list", "unknown-key", "not-mapping", "bad-trust"],
+)
+def test_a_bad_config_file_is_a_usage_error(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _env().items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "planexec.yaml"
+    config.write_text(text)
+    result = CliRunner().invoke(app, ["serve", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "" and str(config) in result.stderr
+
+
+def test_an_unreachable_configured_upstream_exits_1(tmp_path: Path) -> None:
+    proc = _serve("--tools", "up=http://127.0.0.1:9/mcp", "--store", f"sqlite:///{tmp_path / 's.db'}")
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert b"upstream 'up'" in proc.stderr and b"Traceback" not in proc.stderr
 
 
 def test_a_store_that_cannot_open_exits_1(tmp_path: Path) -> None:
