@@ -47,6 +47,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
 from ._spec import ToolAnnotations, ToolCallError, ToolErrorCode, ToolResult, ToolSpec, TrustTier
 
@@ -219,7 +220,11 @@ class McpToolSource:
             ) from None
         except MCPError as error:
             raise self._call_failure(name, error, connection) from None
-        except RuntimeError as error:  # the SDK's check of the result against the output schema
+        except (RuntimeError, ValidationError) as error:
+            if connection is not None and connection.lost.is_set():  # closed under this call
+                raise UpstreamUnavailable(self.alias, f"{name}: the connection was lost") from None
+            # The SDK checks a result against the tool's output schema (RuntimeError) and
+            # the protocol's result shape (ValidationError).
             raise ToolCallError(
                 ToolErrorCode.TOOL_ERROR,
                 f"{name}: upstream {self.alias!r} answered with an unusable result: {error}",

@@ -129,8 +129,8 @@ async def open_catalog(specs: Iterable[str | ToolSource]) -> AsyncIterator[Catal
     async with AsyncExitStack() as stack:
         catalog = Catalog()
         for source in sources:
-            if isinstance(source, AbstractAsyncContextManager) or hasattr(source, "__aenter__"):
-                await stack.enter_async_context(source)  # type: ignore[arg-type]
+            if isinstance(source, AbstractAsyncContextManager):  # upstreams, HTTP clients
+                await stack.enter_async_context(source)
             try:
                 catalog.add_source(source)
             except DuplicateToolError as error:
