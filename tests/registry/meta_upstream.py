@@ -4,11 +4,13 @@
 ``is_error`` result that has structured content; ``grow`` adds the tool ``grown`` and
 tells the client its tool list changed (a notification in the older era, a listen event
 in 2026-07-28).
-One tool has a name too long to prefix (the source must skip it).
+``die`` ends the process in the middle of its call. One tool has a name too long to
+prefix (the source must skip it).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -55,6 +57,12 @@ async def grow(ctx: Context) -> str:
     else:
         await ctx.session.send_tool_list_changed()
     return "grew"
+
+
+@server.tool()
+async def die() -> str:
+    """End this server process while the call is under way."""
+    os._exit(3)
 
 
 if __name__ == "__main__":

@@ -173,7 +173,12 @@ def test_aliases_and_endpoints_are_checked_when_built() -> None:
 async def test_meta_travels_as_the_request_meta_and_error_results_keep_their_body(era: str) -> None:
     async with McpToolSource("meta", META_UPSTREAM, mode=era) as source:
         assert source.skipped == ["t" * 64]
-        assert {spec.name for spec in source.specs()} == {"meta__whoami", "meta__fail_softly", "meta__grow"}
+        assert {spec.name for spec in source.specs()} == {
+            "meta__whoami",
+            "meta__fail_softly",
+            "meta__grow",
+            "meta__die",
+        }
         echoed = await source.call("meta__whoami", {}, META)
         assert echoed.structured_content == {"meta": META}
 
@@ -185,6 +190,16 @@ async def test_meta_travels_as_the_request_meta_and_error_results_keep_their_bod
         with pytest.raises(ToolCallError) as unknown:
             await source.call("meta__nothing", {}, META)
         assert unknown.value.code is ToolErrorCode.TOOL_ERROR
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_stdio_upstream_that_dies_mid_call_is_started_again_by_the_next_call(era: str) -> None:
+    async with McpToolSource("meta", META_UPSTREAM, mode=era) as source:
+        with pytest.raises(UpstreamUnavailable) as lost:
+            await source.call("meta__die", {}, META)
+        assert lost.value.code is ToolErrorCode.TRANSPORT_ERROR and lost.value.retryable
+        echoed = await source.call("meta__whoami", {}, META)  # a new process
+        assert echoed.structured_content == {"meta": META}
 
 
 @pytest.mark.parametrize("era", ERAS)
