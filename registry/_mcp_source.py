@@ -43,6 +43,8 @@ import anyio.lowlevel
 import mcp_types as types
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -144,7 +146,8 @@ class McpToolSource:
         self.connect_timeout_s = connect_timeout_s
         self.mode = mode
         self.skipped: list[str] = []
-        """Upstream tools left out: their ``alias__name`` would not be a valid tool name."""
+        """Upstream tools left out: their ``alias__name`` would not be a valid tool name (or
+        repeats one), or their input or output schema is not a JSON Schema."""
         self._headers = dict(headers or {})
         self._on_change = on_change
         self._specs: dict[str, ToolSpec] = {}
@@ -361,7 +364,7 @@ class McpToolSource:
         skipped: list[str] = []
         for tool in tools:
             name = f"{self.alias}__{tool.name}"
-            if not _TOOL_NAME.match(name) or name in specs:
+            if not _TOOL_NAME.match(name) or name in specs or not _usable_schemas(tool):
                 skipped.append(tool.name)
                 continue
             specs[name] = self._spec(name, tool)
@@ -431,6 +434,18 @@ class McpToolSource:
                     await self._on_change(self)
                 except Exception:  # the owner's callback must not take the connection down
                     logger.exception("on_change of %r failed", self)
+
+
+def _usable_schemas(tool: types.Tool) -> bool:
+    """Whether the schemas an untrusted upstream declares are JSON Schemas (validation and
+    the planner compile them)."""
+    try:
+        for schema in (tool.input_schema, tool.output_schema):
+            if schema is not None:
+                Draft202012Validator.check_schema(schema)
+    except SchemaError:
+        return False
+    return True
 
 
 def _tool_result(result: types.CallToolResult) -> ToolResult:

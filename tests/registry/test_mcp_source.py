@@ -261,3 +261,15 @@ async def test_the_executor_retries_an_upstream_call_across_a_restart(tmp_path: 
     assert [a.n for a in attempts] == [1, 2] and len(waits) == 1
     assert attempts[0].error is not None and attempts[0].error.code == "transport_error"
     assert attempts[1].output == {"result": 5}
+
+
+def test_tools_whose_schemas_are_not_json_schemas_are_left_out() -> None:
+    from mcp_types import Tool
+
+    from planexec.registry._mcp_source import _usable_schemas
+
+    good = {"type": "object", "properties": {"a": {"type": "number"}}}
+    assert _usable_schemas(Tool(name="ok", input_schema=good, output_schema=good))
+    bad = {"type": "object", "properties": {"a": {"type": 5}}}
+    assert not _usable_schemas(Tool(name="bad_in", input_schema=bad))
+    assert not _usable_schemas(Tool(name="bad_out", input_schema=good, output_schema={"required": "a"}))
