@@ -1,0 +1,1 @@
+"""Benchmark: upstream MCP tool sources."""
