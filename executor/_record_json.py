@@ -12,8 +12,8 @@ loop a few µs per task instead of ~40 (``benchmarks.store``). What makes the di
 - JSON values of unknown shape (arguments, outputs, event details) go through
   ``pydantic_core.to_json``, the serializer ``model_dump(mode="json")`` itself uses for
   ``Any`` (so a non-finite float is ``null`` and a datetime an ISO string, as there);
-- a timestamp formats only its microseconds once its second has been formatted: a run
-  stamps thousands of times a second.
+- a timestamp in the second last formatted is that second's text and its microseconds
+  (a run stamps thousands of times a second).
 
 The record's task, attempt and compensation dataclasses are written field by field; if
 their fields change, the whole record goes through pydantic until this module is taught
@@ -51,21 +51,26 @@ FAST_RECORDS = (
 )
 """Whether records are written field by field (False: pydantic writes them)."""
 
-_second: tuple[float, str] = (-1.0, "")
-"""The last second formatted and its text up to the decimal point; replaced whole, so a
-reader in another thread sees a matching pair."""
+_second: tuple[datetime, str] = (datetime(1970, 1, 1, tzinfo=UTC), "1970-01-01T00:00:00.")
+"""The last second formatted (its start) and its text up to the decimal point; replaced
+whole, so a reader in another thread sees a matching pair."""
+_DIGITS = [f"{n:03d}" for n in range(1000)]
 
 
 def timestamp_text(value: datetime) -> str:
-    """:func:`~._records.format_timestamp`, faster for a time in the second last formatted."""
+    """:func:`~._records.format_timestamp`, about three times faster for a time in the
+    second last formatted (a subtraction instead of ``isoformat``)."""
     global _second
     if value.tzinfo is not UTC:
         return format_timestamp(value)
-    second = value.timestamp() // 1
-    cached = _second
-    if cached[0] != second:
-        cached = _second = (second, value.isoformat(timespec="seconds")[:-6] + ".")
-    return f"{cached[1]}{value.microsecond:06d}Z"
+    start, prefix = _second
+    since = value - start
+    if since.days or since.seconds:  # not in [start, start + 1 s)
+        start, prefix = value.replace(microsecond=0), value.isoformat(timespec="seconds")[:-6] + "."
+        _second = (start, prefix)
+        since = value - start
+    micro = since.microseconds
+    return f"{prefix}{_DIGITS[micro // 1000]}{_DIGITS[micro % 1000]}Z"
 
 
 def _value(value: Any) -> str:
