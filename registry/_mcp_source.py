@@ -25,8 +25,10 @@ Reconnection: a lost connection is dropped; the next call asks the supervisor fo
 one. Callers arriving while a connection is being made wait for that one attempt and
 share its outcome; nothing reconnects while nobody calls. The tool list is re-read on
 every connection, by :meth:`McpToolSource.refresh`, and when the upstream says its tools
-changed (then ``on_change`` is awaited): ``notifications/tools/list_changed`` from an
-older-era upstream, a ``subscriptions/listen`` event from a 2026-07-28 one.
+changed: ``notifications/tools/list_changed`` from an older-era upstream, a
+``subscriptions/listen`` event from a 2026-07-28 one. ``on_change`` is awaited after
+such an announced change and after a reconnection that found different tools (not
+after :meth:`refresh`: its caller knows).
 """
 
 from __future__ import annotations
@@ -321,8 +323,11 @@ class McpToolSource:
                 async with AsyncExitStack() as stack:
                     self._changed = anyio.Event()  # before listing: a change during it counts
                     client = await stack.enter_async_context(await self._client(stack))
+                    before = self._specs
                     await self._list_tools(client)
                     async with anyio.create_task_group() as watchers:
+                        if before and before != self._specs:  # reconnected to changed tools
+                            watchers.start_soon(self._notify_change)
                         if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
                             await watchers.start(self._listen, client)  # listening before first use
                         connecting.deadline = math.inf
@@ -429,11 +434,14 @@ class McpToolSource:
             except Exception as error:  # a slow or malformed answer: keep the tools we had
                 logger.warning("%r: re-listing tools failed: %s", self, _describe(error))
                 continue
-            if self._on_change is not None:
-                try:
-                    await self._on_change(self)
-                except Exception:  # the owner's callback must not take the connection down
-                    logger.exception("on_change of %r failed", self)
+            await self._notify_change()
+
+    async def _notify_change(self) -> None:
+        if self._on_change is not None:
+            try:
+                await self._on_change(self)
+            except Exception:  # the owner's callback must not take the connection down
+                logger.exception("on_change of %r failed", self)
 
 
 def _usable_schemas(tool: types.Tool) -> bool:

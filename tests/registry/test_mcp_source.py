@@ -203,22 +203,30 @@ async def test_a_stdio_upstream_that_dies_mid_call_is_started_again_by_the_next_
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_an_announced_tool_change_refreshes_and_calls_on_change(era: str) -> None:
-    changed = anyio.Event()
+async def test_announced_tool_changes_and_a_reconnection_to_other_tools_call_on_change(era: str) -> None:
     seen: list[set[str]] = []
+    changes = [anyio.Event(), anyio.Event()]
 
     async def on_change(source: McpToolSource) -> None:
         seen.append({spec.name for spec in source.specs()})
-        changed.set()
+        changes[len(seen) - 1].set()
 
     async with McpToolSource("meta", META_UPSTREAM, mode=era, on_change=on_change) as source:
         assert "meta__grown" not in {spec.name for spec in source.specs()}
         await source.call("meta__grow", {}, META)
         with anyio.fail_after(10):
-            await changed.wait()
+            await changes[0].wait()
         assert "meta__grown" in seen[0]
         assert (await source.call("meta__grown", {}, META)).structured_content == {"result": "grown"}
         assert "meta__grown" in {spec.name for spec in await source.refresh()}
+        assert len(seen) == 1  # refresh() does not call on_change
+
+        with pytest.raises(UpstreamUnavailable):
+            await source.call("meta__die", {}, META)
+        await source.call("meta__whoami", {}, META)  # a new process, without 'grown'
+        with anyio.fail_after(10):
+            await changes[1].wait()
+        assert "meta__grown" not in seen[1] and "meta__whoami" in seen[1]
 
 
 async def test_the_executor_retries_an_upstream_call_across_a_restart(tmp_path: Path) -> None:
