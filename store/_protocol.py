@@ -68,8 +68,9 @@ class Store(Protocol):
         ...
 
     async def add_events(self, tenant: str, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
-        """Each event has an integer ``seq`` (in the ``head`` of a :class:`JsonDocument`,
-        stored as its text). NotFound for a run this tenant has not saved."""
+        """Each event has an integer ``seq`` (in the ``head`` of a :class:`JsonDocument`;
+        a :class:`JsonEvents` batch gives its seqs beside the texts); encoded events are
+        stored as their text. NotFound for a run this tenant has not saved."""
         ...
 
     async def list_events(
