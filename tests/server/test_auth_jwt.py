@@ -113,7 +113,8 @@ async def test_hs256_token_gives_access_token_and_principal(store: Store) -> Non
     assert access.scopes == ["runs:read", "runs:write"]
     assert access.expires_at == jwt.decode(token, SECRET, algorithms=["HS256"])["exp"] + 30
     assert access.claims == {"tenant": "acme", "user": "alice", "iss": "https://idp.example"}
-    assert principal_from_token(access) == Principal("acme", "alice", frozenset({"runs:read", "runs:write"}), "jwt:alice")
+    expected = Principal("acme", "alice", frozenset({"runs:read", "runs:write"}), "jwt:alice")
+    assert principal_from_token(access) == expected
 
 
 @pytest.mark.parametrize("make", [_rs256, _es256])

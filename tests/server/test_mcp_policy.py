@@ -114,12 +114,14 @@ async def test_a_scope_guarded_tool_needs_its_scope_and_a_denied_tool_is_gone(ur
     async with connect(url, _jwt("globex", "carol"), era) as globex:
         names = await _names(globex)
         assert "multiply" not in names and "ledger_write" in names
-        assert error(await globex.call_tool("multiply", {"a": 1, "b": 2}))["detail"]["reason"] == "not_allowed"
+        denied = error(await globex.call_tool("multiply", {"a": 1, "b": 2}))
+        assert denied["detail"]["reason"] == "not_allowed"
 
 
 @pytest.mark.parametrize("era", ERAS)
 async def test_cached_results_are_shared_within_a_tenant_never_across(url: str, era: str) -> None:
-    async with connect(url, _jwt("acme", "alice"), era) as alice, connect(url, _jwt("acme", "bob"), era) as bob:
+    alice_token, bob_token = _jwt("acme", "alice"), _jwt("acme", "bob")
+    async with connect(url, alice_token, era) as alice, connect(url, bob_token, era) as bob:
         first = body(await alice.call_tool("lookup", {"key": 7}))
         assert body(await bob.call_tool("lookup", {"key": 7})) == first  # same tenant: a hit
         assert CALLS == [("lookup", 7)]
