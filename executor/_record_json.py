@@ -45,7 +45,7 @@ FAST_RECORDS = (
     tuple(f.name for f in fields(TaskRecord))
     == ("status", "attempts", "output", "error", "handled_by", "compensation")
     and tuple(f.name for f in fields(AttemptRecord))
-    == ("n", "arguments", "output", "error", "started_at", "finished_at")
+    == ("n", "arguments", "output", "error", "started_at", "finished_at", "cache")
     and tuple(f.name for f in fields(CompensationRecord))
     == ("status", "attempts", "started_at", "finished_at", "error")
 )
@@ -99,9 +99,11 @@ def _attempts(attempts: list[AttemptRecord], last_output: str | None = None) -> 
             result = f'"output":{last_output}'
         else:
             result = f'"output":{_value(a.output)}'
+        cache = "" if a.cache is None else f',"cache":{encode_basestring(a.cache)}'
         parts.append(
             f'{{"n":{a.n},"arguments":{_value(a.arguments)},{result},'
-            f'"started_at":"{timestamp_text(a.started_at)}","finished_at":"{timestamp_text(a.finished_at)}"}}'
+            f'"started_at":"{timestamp_text(a.started_at)}","finished_at":"{timestamp_text(a.finished_at)}"'
+            f"{cache}}}"
         )
     return f"[{','.join(parts)}]"
 
@@ -127,7 +129,9 @@ def _task(task: TaskRecord) -> str:
     if not attempts and task.status is TaskStatus.PENDING:
         if output is None and plain:
             return _UNTOUCHED  # most tasks of the record saved when the run starts
-    elif plain and len(attempts) == 1 and attempts[0].error is None and attempts[0].output is output:
+    elif plain and len(attempts) == 1 and attempts[0].error is None and attempts[0].output is output and (
+        attempts[0].cache is None
+    ):
         # Most tasks of a final record: one call, its output the task's.
         a, output_text = attempts[0], _value(output)
         return (

@@ -79,7 +79,9 @@ class CompensationStatus(StrEnum):
 # back from JSON.
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttemptRecord:
-    """One call of a tool: its arguments and either its output or its error."""
+    """One call of a tool: its arguments and either its output or its error; ``cache``
+    is ``hit`` or ``miss`` when the registry's result cache answered or stored it (the
+    field is left out otherwise)."""
 
     n: int
     arguments: dict[str, Any]
@@ -87,11 +89,14 @@ class AttemptRecord:
     error: ErrorInfo | None = None
     started_at: Timestamp
     finished_at: Timestamp
+    cache: str | None = None
 
 
 def _output_or_error(attempt: AttemptRecord, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
     data: dict[str, Any] = handler(attempt)
     data.pop("output" if attempt.error is not None else "error", None)
+    if attempt.cache is None:
+        data.pop("cache", None)
     return data
 
 

@@ -42,6 +42,7 @@ _RUN_ID = f"{_PREFIX}run_id"
 _TASK_ID = f"{_PREFIX}task_id"
 _ATTEMPT = f"{_PREFIX}attempt"
 _IDEMPOTENCY_KEY = f"{_PREFIX}idempotency_key"
+_CACHE = f"{_PREFIX}cache"
 
 
 class Call(NamedTuple):
@@ -155,6 +156,7 @@ class Attempts:
         }
         output: Any = None
         error: ErrorInfo | None = None
+        cache: str | None = None
         try:
             if call.timeout_s is None:
                 result = await self._tools.call(call.tool_name, call.arguments, meta)
@@ -181,6 +183,8 @@ class Attempts:
                 error = _tool_error(result)
             else:
                 output = extract_output(result)
+                if result.meta is not None:  # the registry's result cache answered or stored it
+                    cache = result.meta.get(_CACHE)
         self._current = None
         return AttemptRecord(
             n=n,
@@ -189,6 +193,7 @@ class Attempts:
             error=error,
             started_at=started_at,
             finished_at=self._clock.now(),
+            cache=cache,
         )
 
 

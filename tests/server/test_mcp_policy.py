@@ -128,6 +128,7 @@ async def test_cached_results_are_shared_within_a_tenant_never_across(url: str, 
         plan = {"tasks": {"l": {"tool_name": "lookup", "parameters": {"key": 7}, "dependencies": []}}}
         record = body(await alice.call_tool("execute_plan", {"plan": plan}))
         assert record["tasks"]["l"]["output"] == first and CALLS == [("lookup", 7)]
+        assert record["tasks"]["l"]["attempts"][0]["cache"] == "hit"  # visible in the run record
     async with connect(url, _jwt("globex", "carol"), era) as carol:
         other = body(await carol.call_tool("lookup", {"key": 7}))
         assert other != first and CALLS == [("lookup", 7), ("lookup", 7)]

@@ -1,0 +1,64 @@
+"""A run through a view with the registry's result cache records, per attempt, whether
+the cache answered (``hit``) or stored (``miss``) the result; the field is absent for
+uncached calls, and the stored JSON says the same as the record model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from planexec.executor import Executor, RunStatus
+from planexec.registry import (
+    Caller,
+    Catalog,
+    LayeredView,
+    MemoryCache,
+    PythonToolSource,
+    ResultCache,
+    ToolAnnotations,
+    demo_source,
+    tool,
+)
+from planexec.schemas import PlanObject
+
+from .test_store_sink_json import CapturingSink, assert_record_encoded
+
+pytestmark = pytest.mark.anyio
+
+CALLS: list[int] = []
+
+
+@tool(annotations=ToolAnnotations(read_only=True), cache_ttl_s=60)
+def square(x: int) -> dict[str, Any]:
+    """A cached read-only tool."""
+    CALLS.append(x)
+    return {"square": x * x}
+
+
+PLAN = PlanObject.model_validate(
+    {
+        "tasks": {
+            "first": {"tool_name": "square", "parameters": {"x": 3}, "dependencies": []},
+            "again": {"tool_name": "square", "parameters": {"x": 3}, "dependencies": ["first"]},
+            "plain": {"tool_name": "add", "parameters": {"a": 1, "b": 2}, "dependencies": []},
+        }
+    }
+)
+
+
+async def test_cache_hits_and_misses_are_in_the_run_record() -> None:
+    CALLS.clear()
+    catalog = Catalog([demo_source(), PythonToolSource("math", [square])])
+    view = LayeredView(catalog, Caller("acme", "alice"), cache=ResultCache(MemoryCache()))
+    sink = CapturingSink()
+    record = await Executor(view, sink).run(PLAN)
+
+    assert record.status is RunStatus.SUCCEEDED and CALLS == [3]
+    data = record.model_dump(mode="json")
+    assert data["tasks"]["first"]["attempts"][0]["cache"] == "miss"
+    assert data["tasks"]["again"]["attempts"][0]["cache"] == "hit"
+    assert data["tasks"]["again"]["output"] == {"square": 9}
+    assert "cache" not in data["tasks"]["plain"]["attempts"][0]
+    for saved in sink.records:
+        assert_record_encoded(saved)
