@@ -10,14 +10,11 @@ portal), so a ``planexec bench`` subprocess can call it.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-import uvicorn
 from anyio.from_thread import start_blocking_portal
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,7 +24,8 @@ from starlette.routing import Route
 from planexec.benchmarks.agentic import _planned, _reactive
 from planexec.benchmarks.agentic._suite import Problem
 
-from ..planner.openai_stub import _Uvicorn, completion_body
+from ..asgi_support import serve_asgi
+from ..planner.openai_stub import completion_body
 
 
 @dataclass
@@ -52,20 +50,9 @@ class PolicyStub:
 @asynccontextmanager
 async def _serving(stub: PolicyStub) -> Any:
     app = Starlette(routes=[Route("/v1/chat/completions", stub.completions, methods=["POST"])])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    stub.url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    server = _Uvicorn(uvicorn.Config(app, log_level="warning", ws="none", http="h11", lifespan="off"))
-    with sock:
-        async with anyio.create_task_group() as group:
-            group.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                await server.listening.wait()
-            try:
-                yield stub
-            finally:
-                server.should_exit = True
-
+    async with serve_asgi(app) as base:
+        stub.url = f"{base}/v1"
+        yield stub
 
 @contextmanager
 def policy_stub(problem: Problem) -> Iterator[PolicyStub]:

@@ -9,18 +9,17 @@ status and body (errors, no usage, empty content). Every request body and its
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from ..asgi_support import free_port_url, serve_asgi
 
 PROMPT_TOKENS = 321
 COMPLETION_TOKENS = 45
@@ -77,18 +76,6 @@ class OpenAIStub:
         return JSONResponse(completion_body(answer))
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn that tells when it listens."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = anyio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
-
-
 @asynccontextmanager
 async def openai_stub(answers: list[str | Reply]) -> AsyncIterator[OpenAIStub]:
     """The stub, listening; ``url`` is its ``/v1`` base (what litellm takes as api_base)."""
@@ -97,24 +84,11 @@ async def openai_stub(answers: list[str | Reply]) -> AsyncIterator[OpenAIStub]:
         Route("/v1/chat/completions", stub.completions, methods=["POST"]),
         Route("/chat/completions", stub.completions, methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    stub.url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    server = _Uvicorn(uvicorn.Config(app, log_level="warning", ws="none", http="h11", lifespan="off"))
-    with sock:
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                await server.listening.wait()
-            try:
-                yield stub
-            finally:
-                server.should_exit = True
+    async with serve_asgi(Starlette(routes=routes)) as base:
+        stub.url = f"{base}/v1"
+        yield stub
 
 
 def refused_url() -> str:
     """A loopback URL where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    return f"{free_port_url()}/v1"

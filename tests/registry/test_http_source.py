@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from planexec.registry import HttpEndpoint, HttpToolSource, ToolCallError, ToolErrorCode, TrustTier
-from planexec.server._mcp_http import uvicorn_server
+
+from ..asgi_support import serve_asgi
 
 pytestmark = pytest.mark.anyio
 
@@ -78,21 +79,11 @@ def _app(release: anyio.Event) -> Starlette:
 @asynccontextmanager
 async def _served() -> AsyncIterator[str]:
     release = anyio.Event()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    listening = anyio.Event()
-    server = uvicorn_server(_app(release), "127.0.0.1", port, on_listening=lambda _: listening.set())
-    with sock:
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                await listening.wait()
-            try:
-                yield f"http://127.0.0.1:{port}"
-            finally:
-                release.set()
-                server.should_exit = True
+    async with serve_asgi(_app(release)) as base:
+        try:
+            yield base
+        finally:
+            release.set()
 
 
 def _endpoint(name: str, base: str, path: str, method: str = "POST", **extra: Any) -> HttpEndpoint:

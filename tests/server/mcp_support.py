@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -21,7 +20,7 @@ from mcp.server.auth.provider import TokenVerifier
 from mcp_types import CallToolResult
 
 from planexec.registry import Catalog, demo_source
-from planexec.server._mcp_http import http_app, uvicorn_server
+from planexec.server._mcp_http import http_app
 from planexec.server._mcp_services import (
     PrincipalResolver,
     ServerLimits,
@@ -29,6 +28,8 @@ from planexec.server._mcp_services import (
     configured_identity,
 )
 from planexec.store import open_store
+
+from ..asgi_support import serve_asgi
 
 ERAS = ["legacy", "auto"]
 """``mode`` of the SDK Client: ``legacy`` initializes (2025-11-25 and before, with a
@@ -99,25 +100,8 @@ def services(
 async def http_server(served: Services, *, token_verifier: TokenVerifier | None = None) -> AsyncIterator[str]:
     """planexec over streamable HTTP (uvicorn) on a free loopback port, in this event
     loop; yields the MCP URL and stops the server (and its runs) on the way out."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    listening = anyio.Event()
-    server = uvicorn_server(
-        http_app(served, host="127.0.0.1", token_verifier=token_verifier),
-        "127.0.0.1",
-        port,
-        on_listening=lambda _: listening.set(),
-    )
-    with sock:
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                await listening.wait()
-            try:
-                yield f"http://127.0.0.1:{port}/mcp"
-            finally:
-                server.should_exit = True
+    async with serve_asgi(http_app(served, host="127.0.0.1", token_verifier=token_verifier)) as base:
+        yield f"{base}/mcp"
 
 
 PLANEXEC = shutil.which("planexec", path=str(Path(sys.executable).parent)) or "planexec"

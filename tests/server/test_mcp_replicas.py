@@ -5,14 +5,12 @@ other; another principal naming the same session id gets a session of its own.""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 import redis
@@ -24,11 +22,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from planexec.registry import Catalog, PythonToolSource, ToolAnnotations, demo_source, tool
-from planexec.server._mcp_http import uvicorn_server
 from planexec.server._mcp_services import configured_identity
 from planexec.server._session_sources import AllowListedSources
 from planexec.store import RedisResultCache
 
+from ..asgi_support import serve_asgi
 from ..registry.upstream_support import HttpUpstream, http_upstream
 from ..store.redis_server import RedisServer
 from .mcp_support import body, error, http_server, services
@@ -71,21 +69,8 @@ async def _echo_endpoint(request: Request) -> JSONResponse:
 @asynccontextmanager
 async def endpoint() -> AsyncIterator[str]:
     """A plain HTTP endpoint on a free loopback port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    listening = anyio.Event()
-    app = Starlette(routes=[Route("/echo", _echo_endpoint, methods=["POST"])])
-    server = uvicorn_server(app, "127.0.0.1", port, on_listening=lambda _: listening.set())
-    with sock:
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                await listening.wait()
-            try:
-                yield f"http://127.0.0.1:{port}/echo"
-            finally:
-                server.should_exit = True
+    async with serve_asgi(Starlette(routes=[Route("/echo", _echo_endpoint, methods=["POST"])])) as base:
+        yield f"{base}/echo"
 
 
 @pytest.fixture
