@@ -140,6 +140,7 @@ class LiveSession:
     peers: dict[str, ServerSession] = field(default_factory=dict)
     bus: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
     lock: anyio.Lock = field(default_factory=anyio.Lock)
+    last_used: float = 0.0
 
     def __post_init__(self) -> None:
         self.listen = ListenHandler(self.bus, max_subscriptions=64)
@@ -194,6 +195,7 @@ class Sessions:
         self._reserved = reserved_names
         self._clock = clock
         self._live: dict[SessionKey, LiveSession] = {}
+        self._next_sweep = 0.0
 
     # --- lookup --------------------------------------------------------------------
     def key_of(
@@ -203,10 +205,15 @@ class Sessions:
 
     async def open(self, key: SessionKey) -> LiveSession:
         """The live session for ``key``, created in the store on first use, its TTL
-        refreshed, its overlay in step with the stored revision."""
+        refreshed, its overlay in step with the stored revision. Live sessions of this
+        process unused for longer than the TTL are let go first (their connections
+        closed: the stored session, if it still lives, reopens them when used again)."""
+        now = self._clock()
+        self._let_go_idle(now)
         live = self._live.get(key)
         if live is None:
             live = self._live.setdefault(key, LiveSession(key))
+        live.last_used = now
         async with live.lock:
             entry = await self._load_or_create(key)
             if entry.data.get("revision", 0) != live.revision or self._retry_due(live):
@@ -412,6 +419,18 @@ class Sessions:
             ) from None
 
     # --- lifecycle -----------------------------------------------------------------
+    def _let_go_idle(self, now: float) -> None:
+        """At most once a minute (or TTL): close the live sessions idle past the TTL."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + min(60.0, self.ttl_s)
+        expired = now - self.ttl_s
+        idle = [k for k, live in self._live.items() if live.last_used < expired and not live.lock.locked()]
+        for key in idle:
+            live = self._live.pop(key)
+            for alias in list(live.keepers):
+                self._close_source(live, alias)
+
     def close_all(self) -> None:
         for live in self._live.values():
             for alias in list(live.keepers):

@@ -105,3 +105,34 @@ async def _scenario(operations: list[Op], directory: Path) -> None:
             assert {spec.name for spec in view.specs()} == {"whoami"} | names
         sessions.close_all()
         tg.cancel_scope.cancel()
+
+
+async def _idle_scenario(directory: Path) -> None:
+    now = [0.0]
+    async with open_store(f"sqlite:///{directory / 's.db'}") as store, anyio.create_task_group() as tg:
+        sessions = Sessions(
+            store,
+            Catalog([PythonToolSource("base", [whoami])]),
+            tg,
+            policy=Policy(),
+            sources=AllowListedSources(["127.0.0.1:*"]),
+            ttl_s=100,
+            clock=lambda: now[0],
+        )
+        idle = await sessions.open(SessionKey("acme", "user:alice", "s1"))
+        endpoint = {"name": "hook", "url": "http://127.0.0.1:9/hook", "input_schema": {"type": "object"}}
+        await sessions.register_tool(idle, endpoint)
+        assert list(idle.keepers) == ["http"]
+        now[0] = 50.0
+        await sessions.open(SessionKey("acme", "user:bob", "s1"))
+        assert list(idle.keepers) == ["http"]  # not idle for a TTL yet
+        now[0] = 200.0
+        await sessions.open(SessionKey("acme", "user:bob", "s1"))
+        assert idle.keepers == {}  # let go: its connections are closed
+        sessions.close_all()
+        tg.cancel_scope.cancel()
+
+
+def test_live_sessions_idle_past_the_ttl_are_let_go() -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        anyio.run(_idle_scenario, Path(directory))
