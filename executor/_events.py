@@ -97,6 +97,8 @@ class EventLog:
         self._events: list[Event] = []
         self._closed = False
         self._wakeup: anyio.Event | None = None
+        self._closing: anyio.Event | None = None
+        """Set on close, for readers that pace themselves (made by the first one)."""
 
     def append(self, event: Event) -> None:
         self._events.append(event)
@@ -106,6 +108,8 @@ class EventLog:
     def close(self) -> None:
         self._closed = True
         self._wake()
+        if self._closing is not None:
+            self._closing.set()
 
     def since(self, count: int) -> Sequence[Event]:
         """The events after the first ``count``, for a reader that keeps its own place."""
@@ -116,17 +120,33 @@ class EventLog:
             self._wakeup.set()
             self._wakeup = None
 
-    async def follow(self) -> AsyncIterator[Sequence[Event]]:
-        """Yield the events in batches, from the first one, until the log is closed."""
+    async def follow(self, *, every_s: float = 0.0) -> AsyncIterator[Sequence[Event]]:
+        """Yield the events in batches, from the first one, until the log is closed.
+
+        ``every_s``: hand a batch over at most once per ``every_s`` seconds (counted
+        from when the previous one was handed over), so a busy run gives fewer, larger
+        batches; what is left when the log closes comes at once."""
         seen = 0
         while True:
             if seen < len(self._events):
                 batch = self._events[seen:]
                 seen += len(batch)
+                handed = anyio.current_time() if every_s else 0.0
                 yield batch
+                if every_s and not self._closed:
+                    await self._until_closed(handed + every_s)
             elif self._closed:
                 return
             else:
                 if self._wakeup is None:
                     self._wakeup = anyio.Event()
                 await self._wakeup.wait()
+
+    async def _until_closed(self, deadline: float) -> None:
+        """Wait until ``deadline`` (the event loop's clock) or until the log closes."""
+        delay = deadline - anyio.current_time()
+        if delay > 0:
+            if self._closing is None:
+                self._closing = anyio.Event()
+            with anyio.move_on_after(delay):
+                await self._closing.wait()

@@ -54,6 +54,14 @@ from ._worker import Job, Message
 
 __all__ = ["Executor", "RunHandle"]
 
+SINK_BATCH_INTERVAL_S = 0.010
+"""The sink gets a batch of events at most once per this many seconds while the run goes
+on (the rest as soon as the run ends, without waiting): every ``add_events`` call has a
+cost whatever the batch's size (on SQLite, a round trip to the connection's thread, the
+GIL handed back and forth, and a transaction: ~0.2 ms of the event loop's CPU measured by
+``benchmarks.store``), so a busy run gives the sink a few large batches, not one per
+write's latency. A failing sink is noticed at most this much later."""
+
 
 class RunHandle:
     """One run in progress: its events, a live record, a way to cancel it."""
@@ -126,7 +134,7 @@ class RunHandle:
 
     async def _forward_events(self, sink: RunSink, forwarded: anyio.Event) -> None:
         try:
-            async for batch in self._log.follow():
+            async for batch in self._log.follow(every_s=SINK_BATCH_INTERVAL_S):
                 await sink.add_events(batch)
         except Exception as error:
             self._sink_failed(error, "its events could not be saved; the run was stopped")

@@ -2,9 +2,10 @@
 
 ``Executor(tools, StoreSink(store, tenant, user))`` persists every run as it goes: the
 record when the run starts and once more at its end (``store.save_run``; the store
-reads the run's attempts from the record), and the events in the batches the run's event log hands
-over, one ``store.add_events`` call per batch (one transaction on SQLite). While a batch
-is being written the next one builds up, so a fast run writes few, large batches.
+reads the run's attempts from the record), and the events in the batches the executor hands
+over, one ``store.add_events`` call per batch (one transaction on SQLite): at most one
+batch per ``SINK_BATCH_INTERVAL_S`` (10 ms) while the run goes on, and what is left as
+soon as it ends, so a busy run writes a few large batches, not one per write's latency.
 
 Records and events go to the store already encoded (:mod:`._record_json`: the JSON of
 ``record.model_dump(mode="json")`` and ``event.as_json()``, as a
