@@ -7,7 +7,7 @@ server-wide implementation; session and tenant layers wrap it (registry issue).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from ._spec import ToolCallError, ToolErrorCode, ToolResult, ToolSpec
@@ -49,8 +49,35 @@ class Catalog:
         self._sources: dict[str, ToolSource] = {}
         self._specs: dict[str, ToolSpec] = {}
         self._owner: dict[str, ToolSource] = {}
+        self._listeners: dict[object, Callable[[], Awaitable[None]]] = {}
         for source in sources:
             self.add_source(source)
+
+    def subscribe(self, listener: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+        """Call ``listener`` after :meth:`source_changed` changed the tools; returns the
+        unsubscribe function."""
+        token = object()
+        self._listeners[token] = listener
+
+        def unsubscribe() -> None:
+            self._listeners.pop(token, None)
+
+        return unsubscribe
+
+    async def source_changed(self, name: str) -> None:
+        """Re-read the tools of source ``name`` (it announced a change), then tell the
+        subscribers. A new tool named like another source's is left out (the other
+        source keeps it) rather than taking the name over."""
+        source = self._sources[name]
+        for tool_name in [n for n, owner in self._owner.items() if owner is source]:
+            del self._specs[tool_name]
+            del self._owner[tool_name]
+        for spec in source.specs():
+            if spec.name not in self._specs:
+                self._specs[spec.name] = spec
+                self._owner[spec.name] = source
+        for listener in list(self._listeners.values()):
+            await listener()
 
     def add_source(self, source: ToolSource) -> None:
         """Add every tool of ``source``; raise DuplicateToolError (adding nothing) on a clash."""

@@ -166,6 +166,10 @@ class McpToolSource:
     def source(self) -> str:
         return f"mcp:{self.alias}"
 
+    def watch(self, on_change: OnChange | None) -> None:
+        """Call ``on_change`` (instead of the constructor's) when the tools change."""
+        self._on_change = on_change
+
     def __repr__(self) -> str:
         where = self.endpoint if isinstance(self.endpoint, str) else f"stdio:{self.endpoint.command}"
         return f"McpToolSource({self.alias!r}, {where!r})"

@@ -196,6 +196,7 @@ class Sessions:
         self._clock = clock
         self._live: dict[SessionKey, LiveSession] = {}
         self._next_sweep = 0.0
+        self._unsubscribe = base.subscribe(self.notify_all)
 
     # --- lookup --------------------------------------------------------------------
     def key_of(
@@ -307,6 +308,13 @@ class Sessions:
         """Remember an older-era connection using ``live``, to notify it of changes."""
         if is_legacy(ctx):
             live.peers[_headers(ctx).get("mcp-session-id") or "stdio"] = ctx.session
+
+    async def notify_all(self) -> None:
+        """The server's own tools changed (a configured upstream announced it): every
+        session served here is told, after its overlay is checked against them again."""
+        for live in list(self._live.values()):
+            self._rebuild_overlay(live)
+            await self.notify(live)
 
     async def notify(self, live: LiveSession) -> None:
         """Tell this session's clients (and nobody else) that its tools changed."""
@@ -432,6 +440,7 @@ class Sessions:
                 self._close_source(live, alias)
 
     def close_all(self) -> None:
+        self._unsubscribe()
         for live in self._live.values():
             for alias in list(live.keepers):
                 self._close_source(live, alias)

@@ -27,6 +27,7 @@ import re
 import shlex
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from functools import partial
 from urllib.parse import urlsplit
 
 from mcp import StdioServerParameters
@@ -129,6 +130,8 @@ async def open_catalog(specs: Iterable[str | ToolSource]) -> AsyncIterator[Catal
     async with AsyncExitStack() as stack:
         catalog = Catalog()
         for source in sources:
+            if isinstance(source, McpToolSource):  # its tool changes reach the catalog
+                source.watch(partial(_changed, catalog))
             if isinstance(source, AbstractAsyncContextManager):  # upstreams, HTTP clients
                 await stack.enter_async_context(source)
             try:
@@ -136,6 +139,10 @@ async def open_catalog(specs: Iterable[str | ToolSource]) -> AsyncIterator[Catal
             except DuplicateToolError as error:
                 raise ToolSourceError(f"--tools: source {source.name!r}: {error}") from None
         yield catalog
+
+
+async def _changed(catalog: Catalog, source: McpToolSource) -> None:
+    await catalog.source_changed(source.name)
 
 
 def catalog_from_sources(specs: Iterable[str]) -> Catalog:

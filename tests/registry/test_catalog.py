@@ -138,3 +138,24 @@ async def test_prefixed_python_source_sits_beside_the_unprefixed_one() -> None:
     catalog = Catalog([demo_source(), PythonToolSource("alias", [add], prefix="alias__")])
     assert (await catalog.call("alias__add", {"a": 5, "b": 2}, {})).structured_content == {"result": 3}
     assert (await catalog.call("add", {"a": 5, "b": 2}, {})).structured_content == {"result": 7}
+
+
+async def test_a_source_that_changes_its_tools_is_read_again_and_subscribers_told() -> None:
+    up, other = RecordingSource("up", ["a", "b"]), RecordingSource("other", ["c"])
+    catalog = Catalog([up, other])
+    told: list[int] = []
+
+    async def listener() -> None:
+        told.append(len(catalog.specs()))
+
+    unsubscribe = catalog.subscribe(listener)
+    up._specs = [ToolSpec(name=n, source="up") for n in ("b", "d", "c")]  # drops a, adds d, c is taken
+    await catalog.source_changed("up")
+    assert sorted(s.name for s in catalog.specs()) == ["b", "c", "d"]
+    assert catalog.get("a") is None
+    assert (await catalog.call("c", {}, {})).structured_content == {"source": "other", "tool": "c"}
+    assert (await catalog.call("d", {}, {})).structured_content == {"source": "up", "tool": "d"}
+    assert told == [3]
+    unsubscribe()
+    await catalog.source_changed("up")
+    assert told == [3]

@@ -23,10 +23,11 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ToolListChangedNotification
 
-from planexec.registry import Catalog, PythonToolSource
+from planexec.registry import Catalog, McpToolSource, PythonToolSource, TrustTier
 from planexec.server._session_sources import AllowListedSources
+from planexec.server._sources import open_catalog
 
-from ..registry.upstream_support import HttpUpstream, http_upstream
+from ..registry.upstream_support import META_UPSTREAM, HttpUpstream, http_upstream
 from .mcp_support import ERAS, body, error, http_server, services
 
 pytestmark = pytest.mark.anyio
@@ -238,3 +239,17 @@ async def _poll(read: Callable[[], Awaitable[Record]], done: Callable[[Record], 
             if done(value):
                 return value
             await anyio.sleep(0.02)
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_configured_upstream_that_changes_its_tools_changes_every_session(
+    tmp_path: Path, era: str
+) -> None:
+    async with open_catalog([McpToolSource("meta", META_UPSTREAM, trust=TrustTier.VERIFIED)]) as catalog:
+        served = replace(services(f"sqlite:///{tmp_path / 'meta.db'}"), catalog=catalog)
+        async with http_server(served) as mcp_url, session(mcp_url, era, "A") as (a, notices):
+            assert "meta__grown" not in _names(await a.list_tools())
+            body(await a.call_tool("meta__grow", {}))
+            await notices.next()
+            assert "meta__grown" in _names(await a.list_tools())
+            assert body(await a.call_tool("meta__grown", {})) == {"result": "grown"}
