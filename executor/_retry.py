@@ -43,6 +43,7 @@ _TASK_ID = f"{_PREFIX}task_id"
 _ATTEMPT = f"{_PREFIX}attempt"
 _IDEMPOTENCY_KEY = f"{_PREFIX}idempotency_key"
 _CACHE = f"{_PREFIX}cache"
+_TIMEOUT = f"{_PREFIX}timeout_s"
 
 
 class Call(NamedTuple):
@@ -148,12 +149,14 @@ class Attempts:
     async def _attempt(self, call: Call, n: int) -> AttemptRecord:
         started_at = self._clock.now()
         self._current = (n, started_at)
-        meta = {
+        meta: dict[str, Any] = {
             _RUN_ID: call.run_id,
             _TASK_ID: call.task_id,
             _ATTEMPT: n,
             _IDEMPOTENCY_KEY: call.idempotency_key,
         }
+        if call.timeout_s is not None:  # an upstream learns how long this attempt may take
+            meta[_TIMEOUT] = call.timeout_s
         output: Any = None
         error: ErrorInfo | None = None
         cache: str | None = None

@@ -168,6 +168,14 @@ async def test_every_call_carries_run_task_attempt_and_a_stable_idempotency_key(
     ]
 
 
+async def test_an_attempt_with_a_timeout_carries_it_in_meta(harness: Harness) -> None:
+    harness.tools.add("t", failing(retryable=True, times=0))
+    plan = make_plan({"job": task("t", timeout_s=2.5)})
+    record = await harness.executor().run(plan, run_id="run-1")
+    assert record.status is RunStatus.SUCCEEDED
+    assert harness.tools.calls[0].meta["planexec/timeout_s"] == 2.5
+
+
 async def test_every_attempt_records_its_arguments_and_times(harness: Harness) -> None:
     harness.tools.add("t", failing(retryable=True, times=1))
     plan = make_plan({"a": task("t", {"x": "$<inputs.x>"}, retry=no_jitter(max_attempts=2))}, inputs={"x": 5})
