@@ -2,7 +2,8 @@
 
 :class:`ToolView` is what validation and the executor need from a registry: look a tool
 up, ask whether the caller may use it, call it. :class:`Catalog` is the plain
-server-wide implementation; session and tenant layers wrap it (registry issue).
+server-wide implementation; :class:`~._layers.LayeredView` puts the tenant's policy
+and the session's overlay on top of it.
 """
 
 from __future__ import annotations
