@@ -26,9 +26,13 @@ __all__ = ["AllowListedSources"]
 class AllowListedSources:
     """:class:`~._sessions.SessionSources` over the registry's MCP and HTTP sources."""
 
-    def __init__(self, allowed: Iterable[str], *, upstream_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, allowed: Iterable[str], *, upstream_timeout_s: float = 60.0, connect_timeout_s: float = 5.0
+    ) -> None:
         self.allow_list = HostAllowList(allowed)
         self.upstream_timeout_s = upstream_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        """Short: a session's request waits while its upstream (re)connects."""
 
     def check_url(self, url: str) -> None:
         self.allow_list.check(url)
@@ -40,7 +44,12 @@ class AllowListedSources:
             await on_change()
 
         return McpToolSource(
-            alias, url, trust=TrustTier.UNTRUSTED, timeout_s=self.upstream_timeout_s, on_change=changed
+            alias,
+            url,
+            trust=TrustTier.UNTRUSTED,
+            timeout_s=self.upstream_timeout_s,
+            connect_timeout_s=self.connect_timeout_s,
+            on_change=changed,
         )
 
     def http(self, alias: str, endpoints: list[dict[str, Any]]) -> ToolSource:
