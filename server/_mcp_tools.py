@@ -45,6 +45,7 @@ from ._mcp_session_tools import connect_server, disconnect_server, register_tool
 __all__ = ["call_tool", "catalog_tool", "list_tools", "tool_input_schema"]
 
 _CONTENT = TypeAdapter(list[ContentBlock])
+_IDEMPOTENCY_KEY = "planexec/idempotency_key"
 
 
 async def validate(call: Call, args: ValidatePlanArgs) -> CallToolResult:
@@ -151,9 +152,15 @@ def tool_input_schema(catalog: Catalog) -> Callable[[str], Mapping[str, Any] | N
 
 def _planexec_meta(call: Call) -> dict[str, Any]:
     """The request's ``planexec/*`` _meta (a planexec upstream of another planexec gets the
-    run id, task id, attempt and idempotency key the downstream executor sent)."""
+    run id, task id, attempt and idempotency key the downstream executor sent). The
+    idempotency key is qualified by the caller's tenant: a key is the caller's to choose,
+    so two tenants (or a forger) can never name the same one to a deduplicating tool."""
     meta: Mapping[str, Any] = call.ctx.meta or {}
-    return {key: value for key, value in meta.items() if key.startswith("planexec/")}
+    forwarded = {key: value for key, value in meta.items() if key.startswith("planexec/")}
+    key = forwarded.get(_IDEMPOTENCY_KEY)
+    if key is not None:
+        forwarded[_IDEMPOTENCY_KEY] = f"{call.principal.tenant}/{key}"
+    return forwarded
 
 
 async def _call_catalog_tool(call: Call, spec: ToolSpec, arguments: dict[str, Any]) -> CallToolResult:

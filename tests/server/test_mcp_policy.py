@@ -18,7 +18,15 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from planexec.registry import Catalog, Policy, PythonToolSource, ToolAnnotations, demo_source, tool
+from planexec.registry import (
+    Catalog,
+    Policy,
+    PythonToolSource,
+    ToolAnnotations,
+    ToolContext,
+    demo_source,
+    tool,
+)
 from planexec.server._auth import JwtConfig, PlanexecTokenVerifier
 from planexec.server._mcp_services import token_identity
 
@@ -50,6 +58,11 @@ def lookup(key: int) -> dict[str, Any]:
     return {"key": key, "calls": len(CALLS)}
 
 
+def context(ctx: ToolContext) -> dict[str, Any]:
+    """The call's _meta as a Python tool sees it."""
+    return {"run_id": ctx.run_id, "attempt": ctx.attempt, "idempotency_key": ctx.idempotency_key}
+
+
 def _jwt(tenant: str, sub: str, scope: str = "") -> str:
     claims = {"sub": sub, "tenant": tenant, "exp": int(time.time()) + 300, "scope": scope}
     return jwt.encode(claims, SECRET, algorithm="HS256")
@@ -60,7 +73,7 @@ async def url(tmp_path: Path) -> AsyncIterator[str]:
     CALLS.clear()
     served = replace(
         services(f"sqlite:///{tmp_path / 'policy.db'}", principal_of=token_identity),
-        catalog=Catalog([demo_source(), PythonToolSource("lookups", [lookup])]),
+        catalog=Catalog([demo_source(), PythonToolSource("lookups", [lookup, context])]),
         policy=POLICY,
     )
     verifier = PlanexecTokenVerifier(served.store, JwtConfig(secret=SECRET))
@@ -132,3 +145,14 @@ async def test_cached_results_are_shared_within_a_tenant_never_across(url: str, 
     async with connect(url, _jwt("globex", "carol"), era) as carol:
         other = body(await carol.call_tool("lookup", {"key": 7}))
         assert other != first and CALLS == [("lookup", 7), ("lookup", 7)]
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_planexec_meta_reaches_tools_with_the_idempotency_key_qualified_by_tenant(
+    url: str, era: str
+) -> None:
+    meta = {"planexec/run_id": "run-1", "planexec/attempt": 2, "planexec/idempotency_key": "run-1:t"}
+    for tenant in ("acme", "globex"):
+        async with connect(url, _jwt(tenant, "carol"), era) as client:
+            seen = body(await client.call_tool("context", {}, meta=meta))  # type: ignore[arg-type]
+            assert seen == {"run_id": "run-1", "attempt": 2, "idempotency_key": f"{tenant}/run-1:t"}
