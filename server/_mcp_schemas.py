@@ -297,7 +297,7 @@ _READ_ONLY = ToolAnnotations(
 _RUNS = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
 )
-_CANCEL = ToolAnnotations(
+_CANCEL = ToolAnnotations(  # cancel_run, and validate_plan (it stores the plan it validated)
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 _PLANS = ToolAnnotations(
@@ -320,10 +320,11 @@ _META: list[tuple[Tool, type[_Args]]] = [
         Tool(
             name="validate_plan",
             description="Check a plan (schema, DAG, references, tools, arguments) and report every "
-            "problem at once, each with a JSON Pointer path and a hint. Runs nothing.",
+            "problem at once, each with a JSON Pointer path and a hint. Runs nothing; a valid plan is "
+            "stored with its tools pinned (execute_plan refuses it if one changes).",
             input_schema=_schema(ValidatePlanArgs),
             output_schema=_VALIDATION_OUTPUT,
-            annotations=_READ_ONLY,
+            annotations=_CANCEL,
         ),
         ValidatePlanArgs,
     ),
