@@ -5,17 +5,14 @@ Timings are never asserted; only the structure, the systems, and the targets' ve
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .bench_support import run_quick
+
 pytest.importorskip("langgraph")
 
-REPO = Path(__file__).resolve().parents[2]
 SYSTEMS = {
     "planexec",
     "gather_floor",
@@ -30,17 +27,7 @@ ENTRY_STATUSES = {"ok", "unavailable", "error"}
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
     """One ``--quick --json --output FILE`` run: (stdout JSON, file JSON)."""
-    output = tmp_path_factory.mktemp("bench") / "executor.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.executor", "--quick", "--json", "--output", str(output)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), json.loads(output.read_text(encoding="utf-8"))
+    return run_quick("executor", tmp_path_factory.mktemp("bench") / "executor.json")
 
 
 def test_quick_run_prints_the_same_json_it_writes(quick_run: tuple[dict[str, Any], dict[str, Any]]) -> None:

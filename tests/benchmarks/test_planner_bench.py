@@ -7,8 +7,6 @@ Timings are never asserted; only the structure and the recorded outcomes.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +15,14 @@ import pytest
 
 from ..planner.openai_stub import PROMPT_TOKENS, openai_stub
 from ..planner.test_planner import VALID
+from .bench_support import REPO, quick_command, run_quick
 
-REPO = Path(__file__).resolve().parents[2]
 ROUNDS = {"0", "1", "2"}
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
-    output = tmp_path_factory.mktemp("bench") / "planner.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.planner", "--quick", "--json", "--output", str(output)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), json.loads(output.read_text(encoding="utf-8"))
+    return run_quick("planner", tmp_path_factory.mktemp("bench") / "planner.json")
 
 
 def test_quick_run_prints_the_same_json_it_writes(quick_run: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -76,21 +64,16 @@ async def test_a_live_run_goes_through_litellm(tmp_path: Path) -> None:
     output = tmp_path / "live.json"
     async with openai_stub([VALID] * 8) as stub:
         done = await anyio.run_process(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.planner",
-                "--quick",
-                "--json",
-                "--output",
-                str(output),
+            quick_command(
+                "planner",
+                output,
                 "--llm",
                 "openai/stub-model",
                 "--api-base",
                 stub.url,
                 "--api-key",
                 "sk-local",
-            ],
+            ),
             cwd=REPO,
             check=False,
         )

@@ -5,15 +5,12 @@ Timings are never asserted; only the structure, the systems and the targets' ver
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from .bench_support import run_quick
+
 WORKLOADS = {"noop", "demo", "io_1ms", "io_5ms"}
 TARGETS = {"io_1ms", "io_5ms"}  # the other rows are informative
 SYSTEMS = {"no_store", "sqlite", "redis"}
@@ -22,17 +19,7 @@ SYSTEMS = {"no_store", "sqlite", "redis"}
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
     """One ``--quick --json --output FILE`` run: (stdout JSON, file JSON)."""
-    output = tmp_path_factory.mktemp("bench") / "store.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.store", "--quick", "--json", "--output", str(output)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), json.loads(output.read_text(encoding="utf-8"))
+    return run_quick("store", tmp_path_factory.mktemp("bench") / "store.json")
 
 
 def test_quick_run_prints_the_same_json_it_writes(quick_run: tuple[dict[str, Any], dict[str, Any]]) -> None:

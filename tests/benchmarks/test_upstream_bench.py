@@ -4,27 +4,14 @@ never asserted."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from .bench_support import run_quick
 
 
 def test_quick_run_reports_every_case(tmp_path: Path) -> None:
-    output = tmp_path / "upstream.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.upstream", "--quick", "--json", "--output", str(output)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    printed = json.loads(done.stdout)
-    assert printed == json.loads(output.read_text(encoding="utf-8"))
+    printed, written = run_quick("upstream", tmp_path / "upstream.json", timeout=120)
+    assert printed == written
     assert printed["benchmark"] == "upstream" and printed["unit"] == "ms"
     assert set(printed["cases"]) == {"http-legacy", "http-modern", "stdio-legacy", "stdio-modern"}
     for row in printed["cases"].values():
