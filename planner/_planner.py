@@ -97,22 +97,14 @@ class PlanOutcome:
 
     def planner_info(self) -> dict[str, Any]:
         """The ``planner`` member of a ``create_plan`` answer."""
-        return {
-            "model": self.model,
-            "rounds": self.rounds,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "latency_s": self.latency_s,
-        }
+        return _planner_info(self)
 
     def provenance(self) -> dict[str, Any]:
         """What the store keeps with the plan (``PlanEntry.provenance``)."""
+        info = self.planner_info()
         provenance: dict[str, Any] = {
-            "planner_model": self.model,
-            "rounds": self.rounds,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "latency_s": self.latency_s,
+            "planner_model": info.pop("model"),
+            **info,
             "prompt_version": self.prompt_version,
             "prompt_hash": self.prompt_hash,
             "trimmed_tools": self.trimmed_tools,
@@ -153,13 +145,7 @@ class PlanningFailed(Exception):
         super().__init__(self.message)
 
     def planner_info(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "rounds": self.rounds,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "latency_s": self.latency_s,
-        }
+        return _planner_info(self)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -170,14 +156,36 @@ class PlanningFailed(Exception):
         }
 
 
+def _planner_info(source: PlanOutcome | PlanningFailed) -> dict[str, Any]:
+    """What the planner spent: its model, rounds, tokens and time."""
+    return {
+        "model": source.model,
+        "rounds": source.rounds,
+        "prompt_tokens": source.prompt_tokens,
+        "completion_tokens": source.completion_tokens,
+        "latency_s": source.latency_s,
+    }
+
+
 @dataclass
 class _Tally:
+    """The rounds of one conversation; counts are the history's."""
+
     model: str
-    rounds: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
     history: list[PlanningRound] = field(default_factory=list)
+
+    @property
+    def rounds(self) -> int:
+        return len(self.history)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(r.prompt_tokens for r in self.history)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(r.completion_tokens for r in self.history)
 
     def record(self, completion: Completion, *, parsed: bool, errors: Sequence[Problem]) -> None:
         self.history.append(
@@ -293,10 +301,7 @@ class Planner:
             completion = await self.llm.complete(
                 messages, response_format=response_format, max_tokens=self.max_tokens
             )
-            tally.rounds += 1
             tally.model = completion.model or tally.model
-            tally.prompt_tokens += completion.prompt_tokens
-            tally.completion_tokens += completion.completion_tokens
             try:
                 document = extract_json(completion.text)
             except JSONExtractionError as error:
