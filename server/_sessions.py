@@ -135,7 +135,9 @@ class LiveSession:
     revision: int = -1
     data: dict[str, Any] = field(default_factory=dict)
     overlay: Catalog = field(default_factory=Catalog)
-    keepers: dict[str, tuple[ToolSource, anyio.Event]] = field(default_factory=dict)
+    keepers: dict[str, tuple[ToolSource, anyio.Event, object]] = field(default_factory=dict)
+    """alias -> (the open source, the event that closes it, what it was made from: the
+    URL or the endpoints, as stored)."""
     failed: dict[str, float] = field(default_factory=dict)
     peers: dict[str, ServerSession] = field(default_factory=dict)
     bus: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
@@ -249,20 +251,21 @@ class Sessions:
         """Open and close sources until the live overlay matches ``data``."""
         live.data = data
         live.revision = int(data.get("revision", 0))
-        wanted: dict[str, Callable[[], ToolSource]] = {
-            alias: self._upstream_factory(live, alias, url) for alias, url in live.upstreams().items()
+        wanted: dict[str, tuple[object, Callable[[], ToolSource]]] = {
+            alias: (url, self._upstream_factory(live, alias, url)) for alias, url in live.upstreams().items()
         }
         if live.endpoints():
             endpoints = live.endpoints()
-            wanted[HTTP_ALIAS] = lambda: self.sources.http(HTTP_ALIAS, endpoints)
-        for alias in [a for a in live.keepers if a not in wanted or a == HTTP_ALIAS]:
-            self._close_source(live, alias)
+            wanted[HTTP_ALIAS] = (endpoints, lambda: self.sources.http(HTTP_ALIAS, endpoints))
+        for alias, (_, _, made_from) in list(live.keepers.items()):
+            if alias not in wanted or wanted[alias][0] != made_from:  # gone, or made from other data
+                self._close_source(live, alias)
         live.failed.clear()
-        for alias, factory in wanted.items():
+        for alias, (made_from, factory) in wanted.items():
             if alias in live.keepers:
                 continue
             try:
-                await self._open_source(live, alias, factory())
+                await self._open_source(live, alias, factory(), made_from)
             except Exception as error:  # one unreachable upstream must not lose the session
                 logger.warning("session %s: cannot open %s: %s", live.key.session_id, alias, error)
                 live.failed[alias] = self._clock()
@@ -275,17 +278,19 @@ class Sessions:
 
         return lambda: self.sources.mcp(alias, url, changed)
 
-    async def _open_source(self, live: LiveSession, alias: str, source: ToolSource) -> None:
+    async def _open_source(
+        self, live: LiveSession, alias: str, source: ToolSource, made_from: object
+    ) -> None:
         stop: anyio.Event = await self._task_group.start(_keep, source)
-        live.keepers[alias] = (source, stop)
+        live.keepers[alias] = (source, stop, made_from)
 
     def _close_source(self, live: LiveSession, alias: str) -> None:
-        _, stop = live.keepers.pop(alias)
+        _, stop, _ = live.keepers.pop(alias)
         stop.set()
 
     def _rebuild_overlay(self, live: LiveSession) -> None:
         overlay = Catalog()
-        for alias, (source, _) in live.keepers.items():
+        for alias, (source, _, _) in live.keepers.items():
             clash = self._clashes(source.specs())
             if clash:
                 logger.warning("session %s: %s clashes with server tools", live.key.session_id, alias)
@@ -354,14 +359,14 @@ class Sessions:
                     "disconnect_server it first, or choose another alias",
                 )
             try:
-                await self._open_source(live, alias, self._upstream_factory(live, alias, url)())
+                await self._open_source(live, alias, self._upstream_factory(live, alias, url)(), url)
             except Exception as error:
                 raise SessionToolError(
                     ErrorCode.UPSTREAM_UNAVAILABLE,
                     f"cannot connect to {url}: {error}",
                     "check the URL and that the server is up",
                 ) from None
-            source, _ = live.keepers[alias]
+            source, _, _ = live.keepers[alias]
             clash = self._clashes(source.specs())
             if clash:
                 self._close_source(live, alias)

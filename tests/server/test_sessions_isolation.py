@@ -136,3 +136,38 @@ async def _idle_scenario(directory: Path) -> None:
 def test_live_sessions_idle_past_the_ttl_are_let_go() -> None:
     with tempfile.TemporaryDirectory() as directory:
         anyio.run(_idle_scenario, Path(directory))
+
+
+async def _replica_scenario(directory: Path) -> None:
+    key = SessionKey("acme", "user:alice", "s1")
+    schema = {"type": "object"}
+    async with open_store(f"sqlite:///{directory / 's.db'}") as store, anyio.create_task_group() as tg:
+
+        def replica() -> Sessions:
+            base = Catalog([PythonToolSource("base", [whoami])])
+            return Sessions(store, base, tg, policy=Policy(), sources=AllowListedSources(["127.0.0.1:*"]))
+
+        one, two = replica(), replica()
+        hook = {"name": "hook", "url": "http://127.0.0.1:9/a", "input_schema": schema}
+        await one.register_tool(await one.open(key), hook)
+        seen = await two.open(key)
+        first = seen.keepers["http"][0]
+
+        # another change that leaves the endpoints as they were: the open source stays
+        entry = await store.get_session("acme", key.principal, key.session_id)
+        data = {**entry.data, "revision": entry.data["revision"] + 1}
+        await store.put_session("acme", entry.model_copy(update={"data": data}))
+        assert (await two.open(key)).keepers["http"][0] is first
+
+        # the endpoint re-pointed on the first replica: the second makes its source anew
+        await one.register_tool(await one.open(key), {**hook, "url": "http://127.0.0.1:9/b"})
+        again = (await two.open(key)).keepers["http"]
+        assert again[0] is not first and again[2] == [{**hook, "url": "http://127.0.0.1:9/b"}]
+        for sessions in (one, two):
+            sessions.close_all()
+        tg.cancel_scope.cancel()
+
+
+def test_a_replica_reopens_a_source_only_when_its_stored_data_changed() -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        anyio.run(_replica_scenario, Path(directory))
