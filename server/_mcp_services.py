@@ -29,7 +29,8 @@ from ._auth import Principal, principal_from_token
 from ._mcp_errors import Unauthenticated
 from ._mcp_runs import RunRegistry
 from ._planner_config import PlannerConfig
-from ._sessions import NoSessionSources, Sessions, SessionSources
+from ._session_sources import AllowListedSources
+from ._sessions import Sessions, SessionSources
 
 __all__ = [
     "AppState",
@@ -82,7 +83,8 @@ class Services:
     limits: ServerLimits = field(default_factory=ServerLimits)
     clock: Clock | None = None
     policy: Policy = field(default_factory=Policy)
-    session_sources: SessionSources = field(default_factory=NoSessionSources)
+    session_sources: SessionSources = field(default_factory=lambda: AllowListedSources(()))
+    """Where sessions may add tools from: by default no host at all."""
     session_ttl_s: float = 3600.0
     result_cache: CacheBackend | None = None
     """Where cached tool results live: None for this process's memory (the Redis store

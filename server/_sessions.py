@@ -69,19 +69,6 @@ class SessionSources(Protocol):
         ...
 
 
-class NoSessionSources:
-    """No upstreams allowed (``planexec serve`` without ``--allow-upstream``)."""
-
-    def check_url(self, url: str) -> None:
-        raise ValueError(f"this server connects to no upstream hosts ({url} refused)")
-
-    def mcp(self, alias: str, url: str, on_change: Callable[[], Awaitable[None]]) -> ToolSource:
-        raise ValueError("no upstream sources on this server")
-
-    def http(self, alias: str, endpoints: list[dict[str, Any]]) -> ToolSource:
-        raise ValueError("no upstream sources on this server")
-
-
 @dataclass(frozen=True, slots=True)
 class SessionKey:
     tenant: str
