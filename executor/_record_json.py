@@ -12,7 +12,7 @@ loop a few µs per task instead of ~40 (``benchmarks.store``). What makes the di
 - JSON values of unknown shape (arguments, outputs, event details) go through
   ``pydantic_core.to_json``, the serializer ``model_dump(mode="json")`` itself uses for
   ``Any`` (so a non-finite float is ``null`` and a datetime an ISO string, as there);
-- a timestamp in the second last formatted is that second's text and its microseconds
+- a timestamp in a second formatted recently is that second's text and its microseconds
   (a run stamps thousands of times a second).
 
 The record's task, attempt and compensation dataclasses are written field by field; if
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -35,7 +35,15 @@ from planexec.store import JsonDocument, JsonEvents
 
 from ._errors import ErrorInfo
 from ._events import Event
-from ._records import AttemptRecord, CompensationRecord, RunRecord, TaskRecord, TaskStatus, format_timestamp
+from ._records import (
+    UNTOUCHED_TASK,
+    AttemptRecord,
+    CompensationRecord,
+    RunRecord,
+    TaskRecord,
+    TaskStatus,
+    format_timestamp,
+)
 
 __all__ = ["FAST_RECORDS", "event_text", "events_batch", "record_document", "timestamp_text"]
 
@@ -51,24 +59,37 @@ FAST_RECORDS = (
 )
 """Whether records are written field by field (False: pydantic writes them)."""
 
-_second: tuple[datetime, str] = (datetime(1970, 1, 1, tzinfo=UTC), "1970-01-01T00:00:00.")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_second: tuple[datetime, str] = (_EPOCH, "1970-01-01T00:00:00.")
 """The last second formatted (its start) and its text up to the decimal point; replaced
 whole, so a reader in another thread sees a matching pair."""
+_prefixes: dict[int, str] = {}
+"""The same text for every second formatted recently, by seconds since the epoch: a run
+that straddles a second boundary stamps its tasks in no order around it (and a record
+lists them in plan order), so the last second alone would be missed often there."""
+_MAX_PREFIXES = 64
 _DIGITS = [f"{n:03d}" for n in range(1000)]
 
 
 def timestamp_text(value: datetime) -> str:
-    """:func:`~._records.format_timestamp`, about three times faster for a time in the
-    second last formatted (a subtraction instead of ``isoformat``)."""
+    """:func:`~._records.format_timestamp`, about three times faster for a UTC time in a
+    second formatted recently (subtractions and lookups instead of ``isoformat``)."""
     global _second
     if value.tzinfo is not UTC:
         return format_timestamp(value)
     start, prefix = _second
     since = value - start
     if since.days or since.seconds:  # not in [start, start + 1 s)
-        start, prefix = value.replace(microsecond=0), value.isoformat(timespec="seconds")[:-6] + "."
-        _second = (start, prefix)
-        since = value - start
+        since = value - _EPOCH
+        second = since.days * 86_400 + since.seconds
+        known = _prefixes.get(second)
+        if known is None:
+            if len(_prefixes) >= _MAX_PREFIXES:
+                _prefixes.clear()  # another thread may find it empty: it formats again
+            known = _prefixes[second] = value.isoformat(timespec="seconds")[:-6] + "."
+        prefix = known
+        since = timedelta(microseconds=since.microseconds)
+        _second = (value - since, prefix)
     micro = since.microseconds
     return f"{prefix}{_DIGITS[micro // 1000]}{_DIGITS[micro % 1000]}Z"
 
@@ -124,18 +145,20 @@ _UNTOUCHED = (
 
 
 def _task(task: TaskRecord) -> str:
+    if task is UNTOUCHED_TASK:
+        return _UNTOUCHED  # every task of the record saved when the run starts
     attempts, output = task.attempts, task.output
     plain = task.error is None and task.handled_by is None and task.compensation is None
     if not attempts and task.status is TaskStatus.PENDING:
         if output is None and plain:
-            return _UNTOUCHED  # most tasks of the record saved when the run starts
+            return _UNTOUCHED
     elif plain and len(attempts) == 1 and attempts[0].error is None and attempts[0].output is output and (
         attempts[0].cache is None
     ):
         # Most tasks of a final record: one call, its output the task's.
         a, output_text = attempts[0], _value(output)
         return (
-            f'{{"status":"{task.status}","attempts":[{{"n":{a.n},"arguments":{_value(a.arguments)},'
+            f'{{"status":"{task.status._value_}","attempts":[{{"n":{a.n},"arguments":{_value(a.arguments)},'
             f'"output":{output_text},"started_at":"{timestamp_text(a.started_at)}",'
             f'"finished_at":"{timestamp_text(a.finished_at)}"}}],"output":{output_text},'
             '"error":null,"handled_by":null,"compensation":null}'
@@ -188,10 +211,12 @@ def event_text(event: Event, run_id_text: str) -> str:
     task_id, attempt, detail = event.task_id, event.attempt, event.detail
     return (
         f'{{"seq":{event.seq},"at":"{timestamp_text(event.at)}","run_id":{run_id_text},'
-        f'"task_id":{"null" if task_id is None else encode_basestring(task_id)},"type":"{event.type}",'
+        f'"task_id":{"null" if task_id is None else encode_basestring(task_id)},'
+        f'"type":"{event.type._value_}",'
         f'"attempt":{"null" if attempt is None else attempt},'
         f'"detail":{_value(detail if type(detail) is dict else dict(detail)) if detail else "{}"}}}'
     )
+
 
 
 def events_batch(events: Sequence[Event]) -> JsonEvents:

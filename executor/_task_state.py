@@ -9,7 +9,14 @@ from typing import Any
 from planexec.registry import ToolSpec
 
 from ._errors import ErrorInfo
-from ._records import AttemptRecord, CompensationRecord, CompensationStatus, TaskRecord, TaskStatus
+from ._records import (
+    UNTOUCHED_TASK,
+    AttemptRecord,
+    CompensationRecord,
+    CompensationStatus,
+    TaskRecord,
+    TaskStatus,
+)
 
 __all__ = ["CompensationState", "TaskState"]
 
@@ -54,6 +61,15 @@ class TaskState:
     """Monotonic start and duration of the task's call, retries included."""
 
     def record(self) -> TaskRecord:
+        if (
+            self.status is TaskStatus.PENDING
+            and not self.attempts
+            and self.output is None
+            and self.error is None
+            and self.handled_by is None
+            and self.compensation is None
+        ):
+            return UNTOUCHED_TASK
         return TaskRecord(
             status=self.status,
             attempts=list(self.attempts),

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from planexec.executor import Event, EventType, RunRecord, RunStatus
+from planexec.executor import Event, EventType, RunRecord, RunStatus, TaskStatus
+from planexec.executor._records import UNTOUCHED_TASK
 
 from .support import Harness, failing, make_plan, task
 
@@ -144,6 +145,19 @@ async def test_sink_gets_the_run_at_start_every_event_then_the_final_record(harn
     assert sink.log[0] == "save:running" and sink.log[-1] == "save:succeeded"
     assert [e.seq for e in sink.events] == list(range(1, 7))
 
+
+
+async def test_untouched_tasks_share_one_pending_record_and_others_get_their_own(harness: Harness) -> None:
+    harness.tools.add("t")
+    sink = MemorySink()
+    plan = make_plan({"a": task("t"), "b": task("t", deps=("a",)), "c": task("t", deps=("b",))})
+    await harness.executor(sink=sink).run(plan)
+    first, final = sink.saved
+    assert first.tasks["a"] is first.tasks["b"] is first.tasks["c"] is UNTOUCHED_TASK
+    untouched = UNTOUCHED_TASK
+    assert (untouched.status, untouched.attempts, untouched.output) == (TaskStatus.PENDING, [], None)
+    assert all(final.tasks[tid] is not UNTOUCHED_TASK for tid in "abc")
+    assert [len(final.tasks[tid].attempts) for tid in "abc"] == [1, 1, 1]
 
 async def test_plan_output_is_resolved_from_task_outputs(harness: Harness) -> None:
     harness.tools.add("t")
