@@ -4,7 +4,9 @@ The file runs in WAL mode with ``synchronous=NORMAL`` (a power loss may undo the
 commits, a crashed process does not; the file is never corrupted), foreign keys on and a
 busy timeout, so several store instances (processes, replicas on one host) can share it:
 writers wait for each other up to the timeout, then fail with StoreUnavailable. Opening applies the schema
-migrations (:mod:`._sqlite_schema`) and creates the file's directory when missing.
+migrations (:mod:`._sqlite_schema`) and creates the file's directory when missing. The
+log is checkpointed into the file mostly from a thread of the store's own, not inside its
+writes (:mod:`._sqlite_checkpoint`).
 
 One store holds one connection; an ``anyio.Lock`` gives each call the connection to itself.
 Every write is one ``BEGIN IMMEDIATE`` transaction (so a busy file is waited for up front
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -33,6 +35,7 @@ from . import _sqlite_rows as rows
 from ._document import JsonEvents
 from ._errors import Conflict, NotFound, StoreUnavailable
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry, attempts_of
+from ._sqlite_checkpoint import CHECKPOINT_BYTES, Checkpointer
 from ._sqlite_schema import migrate
 
 __all__ = ["SqliteStore"]
@@ -43,6 +46,7 @@ _SESSION_COLUMNS = "principal, session_id, data, created_at, expires_at"
 _API_KEY_COLUMNS = "key_id, tenant, user, scopes, key_hash, created_at, revoked_at"
 _AUDIT_COLUMNS = "at, user, action, tool, run_id, task_id, detail"
 _NO_LIMIT = -1  # SQLite's LIMIT for "all rows"
+_WRITE_BYTES = 8192  # what a write adds to the log besides its texts (pages of rows, indexes)
 
 # Errors that mean the file cannot be used, as opposed to a bug or a violated constraint.
 _BUG_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
@@ -51,10 +55,13 @@ _BUG_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.Interfa
 class SqliteStore:
     """A Store on one SQLite file (see the module docstring for the guarantees)."""
 
-    def __init__(self, path: str, *, url: str, busy_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, path: str, *, url: str, busy_timeout_s: float = 5.0, checkpoint_bytes: int = CHECKPOINT_BYTES
+    ) -> None:
         self.path = path
         self.url = url
         self.busy_timeout_s = busy_timeout_s
+        self.checkpointer = Checkpointer(path, every_bytes=checkpoint_bytes)
         self._conn: aiosqlite.Connection | None = None
         self._lock = anyio.Lock()
 
@@ -79,11 +86,13 @@ class SqliteStore:
                     await conn.close()
                 raise
         self._conn = conn
+        self.checkpointer.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         # Under the lock: a call under way finishes (or rolls back) before the file closes.
         with anyio.CancelScope(shield=True):
+            await self.checkpointer.aclose()
             async with self._lock:
                 conn, self._conn = self._conn, None
                 if conn is not None:
@@ -368,10 +377,14 @@ class SqliteStore:
             conn = self._open_connection()
             with self._unavailable_on_error(), anyio.CancelScope(shield=True):
                 cursor = await conn.execute(statement, parameters)
+        self.checkpointer.wrote(_WRITE_BYTES + sum(len(p) for p in parameters if isinstance(p, str | bytes)))
         return cursor.rowcount
 
-    def _write(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
-        return self._transaction("BEGIN IMMEDIATE")
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._transaction("BEGIN IMMEDIATE") as conn:
+            yield conn
+        self.checkpointer.wrote(_WRITE_BYTES)
 
     @asynccontextmanager
     async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
