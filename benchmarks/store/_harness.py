@@ -20,7 +20,9 @@ Systems: ``no_store`` (``Executor(catalog).run(plan)``), ``sqlite``
 informative, ``redis`` (a throwaway local redis-server, when installed). Systems are
 interleaved within each repeat, after untimed warm-up runs; the heap is collected and
 frozen before each run (as in the executor benchmark). The ratio is the median wall time
-with the store over the median without.
+with the store over the median without (the judged value); ``paired_ratios`` sums up each
+repeat's own ratio (its two runs ran back to back), which shows how much of a difference
+is the machine's load drifting.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class Config:
     tasks: int = 1_000
     window: int = 200
     warmup_runs: int = 2
-    repeats: int = 9
+    repeats: int = 15
 
     @classmethod
     def for_mode(cls, *, quick: bool, seed: int) -> Config:
@@ -219,10 +221,24 @@ async def _measure_workload(
                 wall_ms=[round(w * 1e3, 3) for w in walls[name]],
                 overhead_ratio=None if base is None or name == NO_STORE else round(median / base, 3),
             )
+            if name != NO_STORE and len(walls[name]) == len(walls[NO_STORE]):
+                row["paired_ratios"] = _paired(walls[NO_STORE], walls[name])
             if sinks[name]:
                 row["sink"] = _sink_summary(sinks[name])
         rows[name] = row
     return {"description": WORKLOADS[workload], "dag": {**dag.stats(), "seed": config.seed}, "systems": rows}
+
+
+def _paired(base: list[float], stored: list[float]) -> dict[str, float]:
+    """Each repeat's stored ÷ unstored wall time (the two ran back to back, so a drift in
+    the machine's load weighs on both): median, lowest, highest, and the 90th percentile."""
+    ratios = sorted(b / a for a, b in zip(base, stored, strict=True))
+    return {
+        "median": round(statistics.median(ratios), 3),
+        "min": round(ratios[0], 3),
+        "p90": round(ratios[min(len(ratios) - 1, int(0.9 * len(ratios)))], 3),
+        "max": round(ratios[-1], 3),
+    }
 
 
 def _sink_summary(sinks: list[TimedSink]) -> dict[str, Any]:

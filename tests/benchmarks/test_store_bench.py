@@ -48,6 +48,9 @@ def test_every_workload_reports_every_system(quick_run: tuple[dict[str, Any], di
             if name != "no_store":
                 assert isinstance(row["overhead_ratio"], float)
                 assert set(row["sink"]) == {"first_save_ms", "final_save_ms", "events_ms", "event_batches"}
+                paired = row["paired_ratios"]
+                assert set(paired) == {"median", "min", "p90", "max"}
+                assert paired["min"] <= paired["median"] <= paired["p90"] <= paired["max"]
 
 
 def test_targets_have_verdicts(quick_run: tuple[dict[str, Any], dict[str, Any]]) -> None:
