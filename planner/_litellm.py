@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,8 +35,19 @@ from ._llm import Completion, LLMError, Message
 __all__ = ["LiteLLMClient"]
 
 
+_READ_ONLY_WARNING = r".* on TypedDict class .* using the `ReadOnly` qualifier"
+"""pydantic (2.12 and later) warns when it builds a schema for a TypedDict with
+``ReadOnly`` items. litellm has such TypedDicts and builds their schemas on its first
+calls (imports and lazy model rebuilds), so the warning concerns litellm's code, not the
+caller's, and would reach a server's stderr on its first plan."""
+
+
 def _litellm() -> Any:
+    """litellm, imported on first use; every call (re)installs the filter that silences
+    the warning above (an identical filter is replaced, not added again), so that a test
+    harness resetting the filters between calls does not bring the warning back."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    warnings.filterwarnings("ignore", message=_READ_ONLY_WARNING, category=UserWarning)
     import litellm
 
     return litellm
