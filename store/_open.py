@@ -32,8 +32,11 @@ def open_store(url: str) -> Store:
         if not path.startswith("/") or path == "/":
             raise StoreConfigError(f"{url!r}: write sqlite:///absolute/path.db (three slashes)")
         return SqliteStore(path, url=url)
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
         from ._redis import RedisStore
 
         return RedisStore(url)
-    raise StoreConfigError(f"unsupported store URL {url!r}: use sqlite:///path.db or redis://host:port/db")
+    raise StoreConfigError(
+        f"unsupported store URL {url!r}: use sqlite:///path.db, redis://host:port/db"
+        " or redis+cluster://host:port"
+    )

@@ -1,4 +1,6 @@
-"""The Redis backend (``redis://host:port/db``), for several replicas sharing one store.
+"""The Redis backend (``redis://host:port/db``, or a Redis Cluster at
+``redis+cluster://host:port``: :mod:`._redis_client`), for several replicas sharing one
+store.
 
 Layout: :mod:`._redis_keys` (every tenant key carries the tenant's hash tag). Writes that
 touch several of a tenant's keys go in one MULTI transaction or one Lua script
@@ -24,10 +26,8 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, Self, TypeVar
-from urllib.parse import urlsplit
 
 import redis.exceptions
-from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
@@ -36,6 +36,7 @@ from . import _redis_scripts as scripts
 from ._document import JsonEvents
 from ._errors import NotFound, StoreError, StoreUnavailable
 from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummary, SessionEntry
+from ._redis_client import RedisClient, connect, describe
 from ._redis_codec import (
     attempts_of,
     audit_entry,
@@ -92,18 +93,17 @@ class RedisStore:
         retries: int = 2,
     ) -> None:
         self.url = url
-        parts = urlsplit(url)
-        self.where = f"Redis at {parts.hostname or 'localhost'}:{parts.port or 6379}"
+        self.where = describe(url)
         self._retention_ms = 0 if retention is None else max(1, retention // timedelta(milliseconds=1))
         self._socket_timeout = socket_timeout
         self._connect_timeout = connect_timeout
         self._retries = retries
-        self._redis: Redis | None = None
+        self._redis: RedisClient | None = None
 
     # lifecycle
 
     async def __aenter__(self) -> Self:
-        client = Redis.from_url(
+        client = connect(
             self.url,
             decode_responses=True,
             socket_timeout=self._socket_timeout,
@@ -135,7 +135,7 @@ class RedisStore:
             self._redis = None
 
     @property
-    def redis(self) -> Redis:
+    def redis(self) -> RedisClient:
         if self._redis is None:
             raise RuntimeError("RedisStore is not open: use it as `async with RedisStore(url) as store`")
         return self._redis

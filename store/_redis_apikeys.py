@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import cast
 
 import redis.exceptions
-from redis.asyncio import Redis
 
 from ._errors import Conflict, NotFound, StoreError
 from ._models import ApiKeyEntry
+from ._redis_client import RedisClient
 from ._redis_codec import members
 from ._redis_keys import TenantKeys, apikey_key
 
@@ -23,7 +23,7 @@ __all__ = ["add", "get", "of_tenant", "revoke"]
 _WATCH_ATTEMPTS = 5
 
 
-async def add(client: Redis, entry: ApiKeyEntry) -> None:
+async def add(client: RedisClient, entry: ApiKeyEntry) -> None:
     """Conflict when the key id exists, unless with this very entry (a retried add)."""
     value = entry.model_dump_json()
     key = apikey_key(entry.key_id)
@@ -33,25 +33,29 @@ async def add(client: Redis, entry: ApiKeyEntry) -> None:
     await client.sadd(TenantKeys(entry.tenant).apikeys, entry.key_id)
 
 
-async def get(client: Redis, key_id: str) -> ApiKeyEntry:
+async def get(client: RedisClient, key_id: str) -> ApiKeyEntry:
     found = await client.get(apikey_key(key_id))
     if found is None:
         raise NotFound("API key", key_id)
     return ApiKeyEntry.model_validate_json(found)
 
 
-async def of_tenant(client: Redis, tenant: str) -> list[ApiKeyEntry]:
+async def of_tenant(client: RedisClient, tenant: str) -> list[ApiKeyEntry]:
     """The tenant's keys, oldest first (by ``created_at``, then ``key_id``)."""
     key_ids = sorted(members(await client.smembers(TenantKeys(tenant).apikeys)))
     if not key_ids:
         return []
-    found = await client.mget([apikey_key(key_id) for key_id in key_ids])
+    # One GET each, pipelined: the entries sit in slots of their own (MGET needs one slot).
+    async with client.pipeline(transaction=False) as pipe:
+        for key_id in key_ids:
+            pipe.get(apikey_key(key_id))
+        found: list[str | None] = await pipe.execute()
     entries = [ApiKeyEntry.model_validate_json(value) for value in found if value is not None]
     entries = [entry for entry in entries if entry.tenant == tenant]
     return sorted(entries, key=lambda entry: (entry.created_at, entry.key_id))
 
 
-async def revoke(client: Redis, tenant: str, key_id: str) -> None:
+async def revoke(client: RedisClient, tenant: str, key_id: str) -> None:
     """Set ``revoked_at`` to now unless it is set already (the first time stays)."""
     key = apikey_key(key_id)
     async with client.pipeline(transaction=True) as pipe:

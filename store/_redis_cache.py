@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from redis.asyncio import Redis
-
+from ._redis_client import RedisClient, connect
 from ._redis_keys import TenantKeys, encode
 
 __all__ = ["RedisResultCache"]
@@ -21,12 +20,12 @@ __all__ = ["RedisResultCache"]
 class RedisResultCache:
     def __init__(self, url: str, *, socket_timeout: float = 2.0, connect_timeout: float = 2.0) -> None:
         self.url = url
-        self._client: Redis | None = None
+        self._client: RedisClient | None = None
         self._socket_timeout = socket_timeout
         self._connect_timeout = connect_timeout
 
     async def __aenter__(self) -> Self:
-        self._client = Redis.from_url(
+        self._client = connect(
             self.url, socket_timeout=self._socket_timeout, socket_connect_timeout=self._connect_timeout
         )
         return self
@@ -36,7 +35,7 @@ class RedisResultCache:
             await self._client.aclose()
             self._client = None
 
-    def _redis(self) -> Redis:
+    def _redis(self) -> RedisClient:
         if self._client is None:
             raise RuntimeError("RedisResultCache is used outside 'async with'")
         return self._client

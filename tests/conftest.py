@@ -1,7 +1,8 @@
 """Fixtures shared by every test package.
 
-``redis_server`` is one real redis-server for the whole session; ``store`` is a fresh,
-empty store of each backend (a real SQLite file, and a flushed key space on that server);
+``redis_server`` is one real redis-server for the whole session, ``redis_cluster`` one
+real Redis Cluster of three; ``store`` is a fresh, empty store of each backend (a real
+SQLite file, a flushed key space on that server, a flushed cluster);
 ``durable_redis`` is a test's own redis-server (AOF, fsync always) to kill and restart.
 """
 
@@ -17,7 +18,7 @@ from planexec.planner import _litellm as planner_litellm
 from planexec.store import Store, open_store
 
 from . import llm_guard
-from .store.redis_server import RedisServer
+from .store.redis_server import RedisClusterServers, RedisServer
 
 llm_guard.install(planner_litellm)
 
@@ -42,6 +43,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """One real Redis Cluster (three primaries) for the whole session."""
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own (AOF, fsync always), free to kill, pause and
@@ -55,14 +67,19 @@ def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis_cluster"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh, empty store of each backend."""
+    """A fresh, empty store of each backend: a SQLite file, one Redis server, a Redis
+    Cluster of three nodes."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'planexec.db'}"
-    else:
+    elif request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
         url = server.url
         redis.Redis.from_url(url).flushdb()  # a fresh, empty key space per test
+    else:
+        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
+        url = cluster.url
+        cluster.flush()
     async with open_store(url) as opened:
         yield opened

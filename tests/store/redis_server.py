@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
-__all__ = ["RedisServer", "require_redis_server"]
+__all__ = ["RedisClusterServers", "RedisServer", "require_redis_server"]
 
 
 def require_redis_server() -> str:
@@ -33,15 +34,36 @@ def _free_port() -> int:
         return port
 
 
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+_BUS_OFFSET = 10_000
+"""A cluster node also listens on its port + 10,000 (the cluster bus)."""
+
+
+def _free_cluster_port() -> int:
+    while True:
+        port = _free_port()
+        if port + _BUS_OFFSET <= 65_535 and _is_free(port + _BUS_OFFSET):
+            return port
+
+
 class RedisServer:
     """One redis-server process. ``durable`` turns on the append-only file with fsync on
     every write, so a SIGKILL loses nothing that was acknowledged."""
 
-    def __init__(self, directory: Path, *, durable: bool = False) -> None:
+    def __init__(self, directory: Path, *, durable: bool = False, cluster: bool = False) -> None:
         self.binary = require_redis_server()
         self.directory = directory
         self.durable = durable
-        self.port = _free_port()
+        self.cluster = cluster
+        self.port = _free_cluster_port() if cluster else _free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,6 +74,8 @@ class RedisServer:
         persistence = (
             ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
         )
+        if self.cluster:
+            persistence += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf"]
         self.process = subprocess.Popen(
             [
                 self.binary,
@@ -111,3 +135,44 @@ class RedisServer:
     def resume(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
+
+
+class RedisClusterServers:
+    """A Redis Cluster of ``size`` primaries (no replicas), each a RedisServer of its own,
+    the 16,384 slots split evenly between them. ``url`` names the first node; a cluster
+    client finds the others."""
+
+    def __init__(self, directory: Path, size: int = 3) -> None:
+        self.nodes = [RedisServer(directory, cluster=True) for _ in range(size)]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def clients(self) -> list[redis.Redis]:
+        return [redis.Redis(host="127.0.0.1", port=node.port) for node in self.nodes]
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        clients = self.clients()
+        size, slots = len(clients), 16_384
+        for i, client in enumerate(clients):
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * slots // size, (i + 1) * slots // size - 1)
+        for node in self.nodes[1:]:
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            infos = [client.cluster("info") for client in clients]
+            if all(i["cluster_state"] == "ok" and int(i["cluster_known_nodes"]) == size for i in infos):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the Redis Cluster did not form within 20 s")
+
+    def flush(self) -> None:
+        for client in self.clients():
+            client.flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
