@@ -49,7 +49,10 @@ StoreOption = Annotated[
     typer.Option(
         "--store",
         metavar="URL",
-        help="Store URL: sqlite:///path.db or redis://host:port/db. Overrides PLANEXEC_STORE.",
+        help=(
+            "Store URL: sqlite:///path.db, redis://host:port/db or redis+cluster://host:port."
+            " Overrides PLANEXEC_STORE."
+        ),
         show_default=False,
     ),
 ]

@@ -3,7 +3,7 @@
 Every value comes from the environment with the prefix ``PLANEXEC_`` unless the caller
 passes it in; command-line options override it (``--store URL`` over ``PLANEXEC_STORE``)::
 
-    PLANEXEC_STORE   store URL: sqlite:///path/to.db or redis://host:port/db
+    PLANEXEC_STORE   store URL: sqlite:///path/to.db, redis://host:port/db or redis+cluster://host:port
                      (default: planexec.db in the user's data directory, DESIGN §9)
     PLANEXEC_TENANT  the tenant every stored plan and run belongs to (default "local")
     PLANEXEC_USER    the user recorded with plans and runs (default: the OS user name)

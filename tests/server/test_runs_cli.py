@@ -189,7 +189,12 @@ def test_a_run_of_tenant_a_is_not_found_under_tenant_b(tmp_path: Path) -> None:
     assert planexec("graph", record["run_id"], "--store", url, env=as_b).returncode == 1
 
 
-BAD_URLS = ["postgres://localhost/x", "sqlite://relative.db", "redis://localhost:notaport/0"]
+BAD_URLS = [
+    "postgres://localhost/x",
+    "sqlite://relative.db",
+    "redis://localhost:notaport/0",
+    "redis+cluster://localhost:7000/2",  # a cluster has database 0 only
+]
 
 
 @pytest.mark.parametrize("url", BAD_URLS)
