@@ -218,7 +218,6 @@ def event_text(event: Event, run_id_text: str) -> str:
     )
 
 
-
 def events_batch(events: Sequence[Event]) -> JsonEvents:
     """A batch of one run's events (in ``seq`` order, as the log hands them over), encoded."""
     run_id_text = encode_basestring(events[0].run_id) if events else ""

@@ -122,11 +122,11 @@ class TaskRecord:
     compensation: CompensationRecord | None = None
 
 
-
 UNTOUCHED_TASK = TaskRecord(status=TaskStatus.PENDING, attempts=[])
 """The record of every task that has not been touched yet (pending, nothing attempted):
 one object shared by all of them, so a run's first record costs nothing per task (records
 are frozen; nothing appends to their lists)."""
+
 
 class RunRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
