@@ -60,6 +60,8 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._stopping = False
+        self._due.clear()
         self._thread = threading.Thread(target=self._run, name="planexec-checkpoint", daemon=True)
         self._thread.start()
 

@@ -86,6 +86,11 @@ async def test_closing_the_store_stops_its_checkpoint_thread(tmp_path: Path) -> 
         assert await _checkpoints(store, 1)
     assert running() == before
     await store.checkpointer.aclose()  # closing twice is harmless
+    async with store:  # opened again, it checkpoints again
+        await store.save_run("acme", run_record("r2"))
+        assert await _checkpoints(store, 2)
+        assert store.checkpointer.failed == 0
+    assert running() == before
 
 
 async def test_a_failing_checkpoint_is_counted_and_never_creates_the_file(tmp_path: Path) -> None:
