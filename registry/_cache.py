@@ -11,6 +11,12 @@ Backends implement :class:`CacheBackend` (bytes in, bytes out, with a TTL):
 :class:`MemoryCache` in-process (bounded, least recently used evicted first) and
 ``planexec.store.RedisResultCache`` when the store is Redis (shared by replicas).
 A backend that fails (Redis gone) makes the call uncached, never failed.
+
+Identical calls that miss at the same time make one tool call (in one process): the
+first becomes the leader, the others wait for it and get its result as a hit (decoded
+from what was stored, so each has its own copy). A leader whose call fails, errs or is
+cancelled hands nothing over: each waiting call then goes on by itself, as if it had
+come first. Across replicas (the Redis backend) concurrent misses still call once each.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, Protocol
+
+import anyio
 
 from ._spec import ToolResult, ToolSpec, tool_fingerprint
 
@@ -105,11 +113,23 @@ def _decode(value: bytes) -> ToolResult | None:
     return ToolResult(content, structured, meta={"planexec/cache": CacheOutcome.HIT.value})
 
 
+class _Flight:
+    """A miss in progress: ``done`` is set when the leader is over, ``value`` holds the
+    encoded result if it succeeded."""
+
+    __slots__ = ("done", "value")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.value: bytes | None = None
+
+
 class ResultCache:
     """Looks results up before a call and keeps successful ones after it."""
 
     def __init__(self, backend: CacheBackend) -> None:
         self.backend = backend
+        self._flights: dict[tuple[str, str], _Flight] = {}
 
     async def call(
         self,
@@ -135,11 +155,27 @@ class ResultCache:
             cached = _decode(stored)
             if cached is not None:
                 return cached
-        result = await call()
-        if result.is_error:
+        while (flight := self._flights.get((tenant, key))) is not None:
+            await flight.done.wait()
+            shared = None if flight.value is None else _decode(flight.value)
+            if shared is not None:
+                return shared
+        return await self._lead(tenant, key, spec, call)
+
+    async def _lead(self, tenant: str, key: str, spec: ToolSpec, call: Callable[[], Any]) -> ToolResult:
+        """Make the call, for every identical call that comes while it runs too."""
+        flight = self._flights[(tenant, key)] = _Flight()
+        try:
+            result: ToolResult = await call()
+            if not result.is_error:
+                flight.value = _encode(result)
+        finally:
+            del self._flights[(tenant, key)]
+            flight.done.set()
+        if flight.value is None:
             return result
         try:
-            await self.backend.set(tenant, key, _encode(result), float(spec.cache_ttl_s or 0))
+            await self.backend.set(tenant, key, flight.value, float(spec.cache_ttl_s or 0))
         except Exception as error:
             logger.warning("result cache unavailable: %s", error)
         return result.with_meta({"planexec/cache": CacheOutcome.MISS.value})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from planexec.executor import Executor, RunStatus
@@ -62,3 +63,39 @@ async def test_cache_hits_and_misses_are_in_the_run_record() -> None:
     assert "cache" not in data["tasks"]["plain"]["attempts"][0]
     for saved in sink.records:
         assert_record_encoded(saved)
+
+
+GATED_CALLS: list[int] = []
+GATE: list[anyio.Event] = []
+
+
+@tool(annotations=ToolAnnotations(read_only=True), cache_ttl_s=60)
+async def gated_square(x: int) -> dict[str, Any]:
+    """A cached read-only tool that answers once the test opens the gate."""
+    GATED_CALLS.append(x)
+    await GATE[0].wait()
+    return {"square": x * x}
+
+
+async def test_parallel_tasks_with_identical_cached_calls_make_one_call() -> None:
+    GATED_CALLS.clear()
+    GATE[:] = [anyio.Event()]
+    call = {"tool_name": "gated_square", "parameters": {"x": 4}, "dependencies": []}
+    tasks = {f"t{n}": call for n in range(4)}
+    tasks["other"] = {**call, "parameters": {"x": 5}}
+    plan = PlanObject.model_validate({"tasks": tasks})
+    catalog = Catalog([PythonToolSource("math", [gated_square])])
+    view = LayeredView(catalog, Caller("acme", "alice"), cache=ResultCache(MemoryCache()))
+    async with Executor(view).start(plan) as handle:
+        await anyio.wait_all_tasks_blocked()  # every task is under way: their calls overlap
+        assert sorted(GATED_CALLS) == [4, 5]  # the four asking for 4 at once share one call
+        GATE[0].set()
+        record = await handle.wait()
+
+    assert record.status is RunStatus.SUCCEEDED and sorted(GATED_CALLS) == [4, 5]
+    outcomes = sorted(record.tasks[f"t{n}"].attempts[0].cache or "" for n in range(4))
+    assert outcomes == ["hit", "hit", "hit", "miss"]
+    assert {tid: task.output for tid, task in record.tasks.items()} == {
+        **{f"t{n}": {"square": 16} for n in range(4)},
+        "other": {"square": 25},
+    }
