@@ -82,7 +82,11 @@ def build_server(services: Services, *, middleware: Sequence[ServerMiddleware[An
                 cache=ResultCache(cache),
                 ttl_s=services.session_ttl_s,
                 reserved_names=frozenset(META_TOOLS),
+                changes=services.session_changes,
             )
+            if services.session_changes is not None:  # other replicas' changes reach our clients
+                await resources.enter_async_context(services.session_changes)
+                await task_group.start(services.session_changes.follow, sessions.apply_change)
             try:
                 yield AppState(services=services, runs=runs, sessions=sessions)
             finally:

@@ -23,7 +23,7 @@ from planexec.executor import Clock
 from planexec.executor import Limits as ExecutorLimits
 from planexec.planner import Limits as PlanLimits
 from planexec.registry import CacheBackend, Catalog, Policy
-from planexec.store import Store
+from planexec.store import RedisSessionChanges, Store
 
 from ._auth import Principal, principal_from_token
 from ._mcp_errors import Unauthenticated
@@ -89,6 +89,9 @@ class Services:
     result_cache: CacheBackend | None = None
     """Where cached tool results live: None for this process's memory (the Redis store
     gives a shared one, see ``planexec serve``)."""
+    session_changes: RedisSessionChanges | None = None
+    """How replicas sharing a Redis store tell each other of session changes (None: this
+    process alone is told)."""
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
 

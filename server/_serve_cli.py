@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from planexec.registry import Catalog, HostNotAllowed, UpstreamUnavailable
-from planexec.store import RedisResultCache, StoreError
+from planexec.store import RedisResultCache, RedisSessionChanges, StoreError
 
 from ._auth import AuthConfigError, PlanexecTokenVerifier, jwt_config_from
 from ._cli_common import StoreOption, ToolsOption, fail, usage_error
@@ -204,6 +204,7 @@ def register(app: typer.Typer) -> None:
                 verifier = PlanexecTokenVerifier(the_store, jwt)
             except (AuthConfigError, ValidationError) as error:
                 usage_error(f"JWT configuration: {error}")
+        redis_store = settings.store.startswith("redis")
         services = Services(
             catalog=Catalog(),  # replaced by the opened sources' catalog below
             store=the_store,
@@ -215,7 +216,8 @@ def register(app: typer.Typer) -> None:
             policy=serve_config.policy,
             session_sources=session_sources,
             session_ttl_s=session_ttl or serve_config.session_ttl_s,
-            result_cache=RedisResultCache(settings.store) if settings.store.startswith("redis") else None,
+            result_cache=RedisResultCache(settings.store) if redis_store else None,
+            session_changes=RedisSessionChanges(settings.store) if redis_store else None,
         )
         logging.basicConfig(
             level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"

@@ -17,6 +17,11 @@ one keeper task per open source (in the server's task group, so a connection out
 the request that made it), and the channels that notify this session alone when its
 tools change: the older-era connections that used it (``tools/list_changed``) and a
 subscription bus for 2026-07-28 ``subscriptions/listen`` streams.
+
+Replicas sharing a Redis store tell each other of every change they commit
+(``RedisSessionChanges``): a replica serving the same session rebuilds it from the store
+and notifies the clients it holds, so a client listening on one replica hears of tools
+another replica added. Without Redis only this process's clients are told.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 
 from planexec.registry import Caller, Catalog, LayeredView, Policy, ResultCache, ToolSource, ToolSpec
-from planexec.store import NotFound, SessionEntry, Store
+from planexec.store import NotFound, RedisSessionChanges, SessionChange, SessionEntry, Store
 
 from ._auth import Principal
 from ._mcp_errors import ErrorCode, ServerError
@@ -173,6 +178,7 @@ class Sessions:
         ttl_s: float = 3600.0,
         reserved_names: frozenset[str] = frozenset(),
         clock: Callable[[], float] = anyio.current_time,
+        changes: RedisSessionChanges | None = None,
     ) -> None:
         self.store = store
         self.base = base
@@ -183,6 +189,7 @@ class Sessions:
         self._task_group = task_group
         self._reserved = reserved_names
         self._clock = clock
+        self._changes = changes
         self._live: dict[SessionKey, LiveSession] = {}
         self._next_sweep = 0.0
         self._unsubscribe = base.subscribe(self.notify_all)
@@ -327,6 +334,25 @@ class Sessions:
         data["revision"] = int(data.get("revision", 0)) + 1
         await self._sync(live, data)
         await self.store.put_session(live.key.tenant, entry.model_copy(update={"data": data}))
+        if self._changes is not None:
+            key = live.key
+            await self._changes.publish(key.tenant, key.principal, key.session_id, live.revision)
+
+    async def apply_change(self, change: SessionChange) -> None:
+        """Another replica changed a session's tools: if this process serves that session
+        and is behind, it rebuilds the session from the store and tells its clients."""
+        live = self._live.get(SessionKey(change.tenant, change.principal, change.session_id))
+        if live is None:
+            return
+        async with live.lock:
+            if live.revision >= change.revision:
+                return  # in step already (a request here met the new revision first)
+            try:
+                entry = await self.store.get_session(change.tenant, change.principal, change.session_id)
+            except NotFound:
+                return
+            await self._sync(live, dict(entry.data))
+        await self.notify(live)
 
     async def connect_server(self, live: LiveSession, alias: str, url: str) -> list[ToolSpec]:
         """Connect the upstream MCP server at ``url`` as ``alias`` (its tools become

@@ -10,6 +10,7 @@ from ._models import ApiKeyEntry, AttemptEntry, AuditEntry, PlanEntry, RunSummar
 from ._open import StoreConfigError, default_store_url, open_store
 from ._protocol import Store
 from ._redis_cache import RedisResultCache
+from ._redis_changes import RedisSessionChanges, SessionChange
 
 __all__ = [
     "ApiKeyEntry",
@@ -21,7 +22,9 @@ __all__ = [
     "NotFound",
     "PlanEntry",
     "RedisResultCache",
+    "RedisSessionChanges",
     "RunSummary",
+    "SessionChange",
     "SessionEntry",
     "Store",
     "StoreConfigError",

@@ -1,7 +1,8 @@
 """Two planexec replicas sharing one Redis store: a session's tools added through one
 (an upstream MCP server, an HTTP endpoint) are served by the other, for 2026-07-28
-clients, which carry no transport session; a cached result made by one is a hit on the
-other; another principal naming the same session id gets a session of its own."""
+clients, which carry no transport session, and the session's clients listening on the
+other are told; a cached result made by one is a hit on the other; another principal
+naming the same session id gets a session of its own."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ from starlette.routing import Route
 from planexec.registry import Catalog, PythonToolSource, ToolAnnotations, demo_source, tool
 from planexec.server._mcp_services import configured_identity
 from planexec.server._session_sources import AllowListedSources
-from planexec.store import RedisResultCache
+from planexec.store import RedisResultCache, RedisSessionChanges
 
 from ..asgi_support import serve_asgi
 from ..registry.upstream_support import HttpUpstream, http_upstream
 from ..store.redis_server import RedisServer
 from .mcp_support import body, error, http_server, services
+from .test_mcp_sessions import session
 
 pytestmark = pytest.mark.anyio
 
@@ -50,6 +52,7 @@ async def replica(redis_url: str, user: str = "alice") -> AsyncIterator[str]:
         catalog=Catalog([demo_source(), PythonToolSource("lookups", [lookup])]),
         session_sources=AllowListedSources(["127.0.0.1:*"]),
         result_cache=RedisResultCache(redis_url),
+        session_changes=RedisSessionChanges(redis_url),
     )
     async with http_server(served) as url:
         yield url
@@ -135,3 +138,28 @@ async def test_a_result_cached_on_one_replica_is_a_hit_on_the_other(redis_url: s
             made = body(await first.call_tool("lookup", {"key": 3}))
             assert body(await second.call_tool("lookup", {"key": 3})) == made
             assert LOOKUPS == [3]
+
+
+async def test_a_change_on_one_replica_is_told_to_the_sessions_clients_on_the_other(redis_url: str) -> None:
+    # 2026-07-28 clients: their requests may reach any replica while their listen stream
+    # stays on one. (An older-era client's session is its Mcp-Session-Id, which lives on
+    # one replica: its requests all go there, and so are its notifications.)
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+    async with replica(redis_url) as one, replica(redis_url) as two, endpoint() as echo_url:
+        async with session(two, "auto", "shared") as (listener, heard), session(
+            two, "auto", "other"
+        ) as (bystander, idle):
+            for mcp in (listener, bystander):  # each session is served on the second replica
+                assert "shout" not in await _names(mcp)
+            async with client(one, "shared") as changer:
+                registered = {"name": "shout", "url": echo_url, "method": "POST", "input_schema": schema}
+                body(await changer.call_tool("register_tool", registered))
+            await heard.next()  # told on the second replica of a change made on the first
+            assert "shout" in await _names(listener)
+            assert body(await listener.call_tool("shout", {"text": "hi"})) == {"echoed": {"text": "hi"}}
+
+            async with client(one, "other") as changer:
+                body(await changer.call_tool("register_tool", {**registered, "name": "whisper"}))
+            await idle.next()
+            assert (heard.count, idle.count) == (1, 1)  # each session heard of its own change only
+            assert "shout" not in await _names(bystander)

@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+import redis
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.text import TextReceiveStream
@@ -28,7 +29,9 @@ from planexec.server import app
 from planexec.server._auth import create_api_key
 from planexec.store import open_store
 
+from ..store.redis_server import RedisServer
 from .mcp_support import ARITHMETIC, ERAS, PLANEXEC, SLOW, body
+from .test_mcp_sessions import session
 
 pytestmark = pytest.mark.anyio
 
@@ -240,3 +243,20 @@ async def test_stdio_stops_on_sigterm_and_stores_its_runs_as_cancelled(tmp_path:
             assert await process.wait() == 0
     async with open_store(store_url) as store:
         assert (await store.get_run("acme", run_id))["status"] == "cancelled"
+
+
+async def test_two_served_replicas_on_one_redis_tell_each_others_sessions_of_changes(
+    redis_server: RedisServer,
+) -> None:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    flags = ("--insecure-no-auth", "--allow-upstream", "127.0.0.1:*")
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+    replica = redis_server.url, *flags
+    async with _http(*replica) as (one, first), _http(*replica) as (two, second):
+        async with session(two, "auto", "shared") as (listener, heard):
+            async with session(one, "auto", "shared") as (changer, _):
+                registered = {"name": "shout", "url": "http://127.0.0.1:9/x", "method": "POST"}
+                body(await changer.call_tool("register_tool", {**registered, "input_schema": schema}))
+            await heard.next()
+            assert "shout" in {tool.name for tool in (await listener.list_tools()).tools}
+        assert (await _stop(first), await _stop(second)) == (0, 0)
