@@ -47,6 +47,7 @@ from ._auth import AuthConfigError, PlanexecTokenVerifier, jwt_config_from
 from ._cli_common import StoreOption, ToolsOption, fail, usage_error
 from ._cli_store import display_url, settings_of, store_for
 from ._config import ConfigError, load_planner_settings
+from ._heap import freeze_startup_heap
 from ._mcp_app import ToolNameClash, build_server
 from ._mcp_http import InsecureBinding, check_binding, serve_http
 from ._mcp_services import ServerLimits, Services, configured_identity, token_identity
@@ -228,6 +229,7 @@ def register(app: typer.Typer) -> None:
             async with open_catalog(sources) as catalog:
                 served = replace(services, catalog=catalog)
                 build_server(served)  # refuse a bad catalog before binding anything
+                freeze_startup_heap()  # what start-up made lives as long as the process
                 if not http:
                     await serve_stdio(served)
                     return True

@@ -4,6 +4,7 @@ tokens) until SIGINT, then exits 0."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -25,8 +26,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from typer.testing import CliRunner
 
-from planexec.server import app
+from planexec.server import _serve_cli, app
 from planexec.server._auth import create_api_key
+from planexec.server._heap import freeze_startup_heap
 from planexec.store import open_store
 
 from ..store.redis_server import RedisServer
@@ -260,3 +262,24 @@ async def test_two_served_replicas_on_one_redis_tell_each_others_sessions_of_cha
             await heard.next()
             assert "shout" in {tool.name for tool in (await listener.list_tools()).tools}
         assert (await _stop(first), await _stop(second)) == (0, 0)
+
+
+def test_serving_freezes_the_start_up_heap_once_the_catalog_is_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen: list[int] = []
+    monkeypatch.setattr(_serve_cli, "freeze_startup_heap", lambda: frozen.append(len(frozen)) or 1)
+    store = f"sqlite:///{tmp_path / 'h.db'}"
+    result = CliRunner().invoke(app, ["serve", "--store", store], input="")  # stdin ends at once
+    assert result.exit_code == 0, result.output
+    assert frozen == [0]
+
+
+def test_freezing_the_start_up_heap_leaves_it_to_the_permanent_generation() -> None:
+    try:
+        count = freeze_startup_heap()
+        assert count == gc.get_freeze_count() > 0
+        survivor = [object()]  # made after: the collector still sees it
+        assert gc.is_tracked(survivor) and survivor in gc.get_objects()
+    finally:
+        gc.unfreeze()
