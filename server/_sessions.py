@@ -202,7 +202,8 @@ class Sessions:
 
     async def open(self, key: SessionKey) -> LiveSession:
         """The live session for ``key``, created in the store on first use, its TTL
-        refreshed, its overlay in step with the stored revision. Live sessions of this
+        refreshed, its overlay in step with the stored revision (if another replica
+        changed it, its clients here are told). Live sessions of this
         process unused for longer than the TTL are let go first (their connections
         closed: the stored session, if it still lives, reopens them when used again)."""
         now = self._clock()
@@ -213,8 +214,12 @@ class Sessions:
         live.last_used = now
         async with live.lock:
             entry = await self._load_or_create(key)
-            if entry.data.get("revision", 0) != live.revision or self._retry_due(live):
+            stored = int(entry.data.get("revision", 0))
+            behind = live.revision >= 0 and stored != live.revision  # changed by another replica
+            if stored != live.revision or self._retry_due(live):
                 await self._sync(live, dict(entry.data))
+        if behind:  # its clients here are told, however this process learnt of it
+            await self.notify(live)
         return live
 
     async def _load_or_create(self, key: SessionKey) -> SessionEntry:
@@ -346,7 +351,7 @@ class Sessions:
             return
         async with live.lock:
             if live.revision >= change.revision:
-                return  # in step already (a request here met the new revision first)
+                return  # in step already: a request here met the new revision and told them
             try:
                 entry = await self.store.get_session(change.tenant, change.principal, change.session_id)
             except NotFound:

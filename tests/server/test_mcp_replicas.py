@@ -46,13 +46,13 @@ def lookup(key: int) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def replica(redis_url: str, user: str = "alice") -> AsyncIterator[str]:
+async def replica(redis_url: str, user: str = "alice", *, changes: bool = True) -> AsyncIterator[str]:
     served = replace(
         services(redis_url, principal_of=configured_identity("acme", user)),
         catalog=Catalog([demo_source(), PythonToolSource("lookups", [lookup])]),
         session_sources=AllowListedSources(["127.0.0.1:*"]),
         result_cache=RedisResultCache(redis_url),
-        session_changes=RedisSessionChanges(redis_url),
+        session_changes=RedisSessionChanges(redis_url) if changes else None,
     )
     async with http_server(served) as url:
         yield url
@@ -163,3 +163,21 @@ async def test_a_change_on_one_replica_is_told_to_the_sessions_clients_on_the_ot
             await idle.next()
             assert (heard.count, idle.count) == (1, 1)  # each session heard of its own change only
             assert "shout" not in await _names(bystander)
+
+
+async def test_a_replica_that_learns_of_a_change_from_a_request_tells_its_listeners(redis_url: str) -> None:
+    # Without the change feed (or with its message lost), a request of the session on the
+    # second replica finds the new revision in the store: its listeners there are told.
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+    quiet = {"changes": False}
+    async with replica(redis_url, **quiet) as one, replica(redis_url, **quiet) as two, endpoint() as echo_url:
+        async with session(two, "auto", "shared") as (listener, heard):
+            async with client(one, "shared") as changer:
+                registered = {"name": "shout", "url": echo_url, "method": "POST", "input_schema": schema}
+                body(await changer.call_tool("register_tool", registered))
+            assert heard.count == 0
+            async with client(two, "shared") as other_client_of_the_session:
+                assert "shout" in await _names(other_client_of_the_session)
+            await heard.next()
+            assert "shout" in await _names(listener)
+            assert heard.count == 1
